@@ -1,0 +1,323 @@
+"""Synthetic datasets from a formula and variable ranges, and the bundled Feynman equation table.
+
+``make_dataset("x*sin(y)", {"x": (-1, 1), "y": (0, 3)}, n=1000, noise=0.01, seed=0)`` samples each variable uniformly
+in its range with ``np.random.default_rng(seed)`` and evaluates the formula (parsed safely by
+:func:`kansci.formula_parse.parse_formula`, evaluated by walking the sympy tree with numpy; nothing is executed).
+Noise follows the SRBench convention: Gaussian with standard deviation ``noise * RMS(y)``.
+
+The Feynman table (``kansci/data/feynman.csv``) holds the 100 equations of Udrescu & Tegmark's Feynman database with
+their sampling ranges; 97 of them (``in_srbench``) are scored by SRBench 2021.
+"""
+from __future__ import annotations
+
+import csv
+import difflib
+import functools
+import io
+import keyword
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import sympy
+
+from kansci.errors import DataError, FormulaError
+from kansci.formula_parse import parse_formula, reserved_names
+
+__all__ = [
+    "SyntheticData", "FeynmanEquation", "parse_var_spec", "make_dataset", "evaluate_expr", "write_csv",
+    "feynman_table", "feynman_equation", "feynman_dataset", "clashes_with_sympy", "safe_column_name",
+]
+
+
+@dataclass
+class SyntheticData:
+    """A sampled dataset. ``X``: (n, d) float64 inputs named ``names``; ``y``: (n,) float64 target (with noise);
+    ``y_clean``: (n,) the noiseless formula values; ``expr``: the formula in the symbols named ``names``."""
+
+    names: list[str]
+    target: str
+    X: np.ndarray
+    y: np.ndarray
+    expr: sympy.Expr
+    y_clean: np.ndarray
+
+
+# ------------------------------------------------------------------------------------------------- variable ranges
+def _check_name(name: str, where: str) -> None:
+    if not isinstance(name, str) or not name.isidentifier() or not name.isascii() or name.startswith("_"):
+        raise DataError(f"{where}: {name!r} is not a valid variable name",
+                        "use letters, digits and '_' (not first), e.g. x1 or theta")
+    if keyword.iskeyword(name):
+        raise DataError(f"{where}: {name!r} is a Python keyword and cannot be a variable",
+                        f"rename it, e.g. {name[:-1] if name == 'lambda' else name + '_'}")
+
+
+def _check_range(name: str, low: float, high: float, where: str) -> tuple[str, float, float]:
+    _check_name(name, where)
+    try:
+        lo, hi = float(low), float(high)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: range of {name!r} is not numeric: {low!r}:{high!r}", "write e.g. x=-1:1") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise DataError(f"{where}: range of {name!r} must be finite with low < high, got {lo}:{hi}",
+                        "write e.g. x=-1:1")
+    return name, lo, hi
+
+
+def parse_var_spec(spec: str) -> tuple[str, float, float]:
+    """Parse ``"name=low:high"`` (e.g. ``"x=-1:1"``, ``"T=1e2:3e2"``) into ``(name, low, high)``."""
+    where = f"variable spec {spec!r}"
+    name, eq, rng = spec.partition("=")
+    low, colon, high = rng.partition(":")
+    if not eq or not colon:
+        raise DataError(f"{where}: expected the form name=low:high", "write e.g. x=-1:1")
+    try:
+        lo, hi = float(low.strip()), float(high.strip())
+    except ValueError:
+        raise DataError(f"{where}: low and high must be numbers", "write e.g. x=-1:1 or x=1e-3:2") from None
+    return _check_range(name.strip(), lo, hi, where)
+
+
+# ------------------------------------------------------------------------------------------------- evaluation
+def _erf(x: np.ndarray) -> np.ndarray:
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+_NUMPY_FUNCS = {
+    sympy.sin: np.sin, sympy.cos: np.cos, sympy.tan: np.tan, sympy.asin: np.arcsin, sympy.acos: np.arccos,
+    sympy.atan: np.arctan, sympy.atan2: np.arctan2, sympy.sinh: np.sinh, sympy.cosh: np.cosh, sympy.tanh: np.tanh,
+    sympy.asinh: np.arcsinh, sympy.acosh: np.arccosh, sympy.atanh: np.arctanh, sympy.exp: np.exp,
+    sympy.log: np.log, sympy.Abs: np.abs, sympy.sign: np.sign, sympy.erf: _erf,
+}
+
+
+def evaluate_expr(expr: sympy.Expr, names: Sequence[str], X: np.ndarray) -> np.ndarray:
+    """Evaluate ``expr`` (built from :func:`parse_formula`'s vocabulary) on ``X`` of shape (n, d), column ``i`` being
+    the symbol named ``names[i]``. Returns (n,) float64; invalid operations give NaN/inf (no warnings)."""
+    X = np.asarray(X, dtype=np.float64)
+    columns = {name: X[:, i] for i, name in enumerate(names)}
+
+    def walk(node: sympy.Basic) -> np.ndarray | float:
+        if node.is_Symbol:
+            if node.name not in columns:
+                raise DataError(f"formula uses {node.name!r}, which is not among the columns {list(names)}",
+                                "declare a range for every variable of the formula")
+            return columns[node.name]
+        if node.is_Number or node.is_NumberSymbol:
+            return float(node)
+        args = [walk(a) for a in node.args]
+        if node.is_Add:
+            return functools.reduce(np.add, args)
+        if node.is_Mul:
+            return functools.reduce(np.multiply, args)
+        if node.is_Pow:
+            base, power = args
+            if isinstance(power, float) and power == 0.5:
+                return np.sqrt(base)
+            if isinstance(power, float) and power == -1.0:
+                return np.divide(1.0, base)
+            return np.power(base, power)
+        func = _NUMPY_FUNCS.get(node.func)
+        if func is None:
+            raise DataError(f"cannot evaluate {node.func} numerically", "use the functions parse_formula accepts")
+        return func(*args)
+
+    with np.errstate(all="ignore"):
+        values = walk(expr)
+    return np.broadcast_to(np.asarray(values, dtype=np.float64), (X.shape[0],)).copy()
+
+
+def _sample(expr: sympy.Expr, ranges: Sequence[tuple[str, float, float]], n: int, noise: float, seed: int,
+            target: str, what: str) -> SyntheticData:
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise DataError(f"{what}: number of samples must be a positive integer, got {n!r}", "use e.g. n=1000")
+    if not (math.isfinite(noise) and noise >= 0):
+        raise DataError(f"{what}: noise must be a finite number >= 0, got {noise!r}", "use e.g. noise=0.01")
+    names = [r[0] for r in ranges]
+    low = np.array([r[1] for r in ranges], dtype=np.float64)
+    high = np.array([r[2] for r in ranges], dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(low, high, size=(int(n), len(names)))  # (n, d)
+    y_clean = evaluate_expr(expr, names, X)  # (n,)
+    bad = int(np.count_nonzero(~np.isfinite(y_clean)))
+    if bad:
+        raise DataError(f"{what}: the formula is not finite (NaN/inf) on {bad} of {n} sampled rows",
+                        "change the variable ranges to the formula's domain (e.g. positive for log and sqrt)")
+    y = y_clean
+    if noise > 0:
+        rms = float(np.sqrt(np.mean(y_clean**2)))
+        y = y_clean + rng.normal(0.0, noise * rms, size=y_clean.shape)
+    return SyntheticData(names=names, target=target, X=X, y=y, expr=expr, y_clean=y_clean)
+
+
+def make_dataset(formula: str, ranges: Mapping[str, tuple[float, float]] | Sequence[tuple[str, float, float]],
+                 n: int, *, noise: float = 0.0, seed: int = 0, target: str = "y") -> SyntheticData:
+    """Sample ``n`` rows: each variable uniform in its range (order = order of ``ranges``), ``y = formula(X)``.
+
+    Args:
+        formula: formula text in the declared variables (see :func:`parse_formula`).
+        ranges: ``{"x": (low, high), ...}`` or ``[("x", low, high), ...]``; declared but unused variables are kept.
+        n: number of rows. noise: relative noise level; std = ``noise * RMS(y)``. seed: for ``default_rng``.
+        target: name of the target column.
+
+    Returns:
+        :class:`SyntheticData` with ``X`` (n, d) float64 and ``y`` (n,) float64.
+    """
+    items = list(ranges.items()) if isinstance(ranges, Mapping) else list(ranges)
+    checked = []
+    for item in items:
+        if isinstance(ranges, Mapping):
+            name, bounds = item
+            if not isinstance(bounds, Sequence) or len(bounds) != 2:
+                raise DataError(f"ranges: {name!r} needs (low, high), got {bounds!r}", "write e.g. {'x': (-1, 1)}")
+            item = (name, *bounds)
+        if len(item) != 3:
+            raise DataError(f"ranges: expected (name, low, high), got {item!r}", "write e.g. ('x', -1, 1)")
+        checked.append(_check_range(item[0], item[1], item[2], "ranges"))
+    names = [r[0] for r in checked]
+    if len(set(names)) != len(names):
+        dup = sorted({x for x in names if names.count(x) > 1})
+        raise DataError(f"ranges: variable(s) {', '.join(dup)} declared twice", "declare each variable once")
+    if target in names:
+        raise DataError(f"target name {target!r} is also an input variable", "choose another target name")
+    declared = {name: sympy.Symbol(name) for name in names}
+    expr = parse_formula(formula, None, symbols=declared)
+    unknown = sorted(s.name for s in expr.free_symbols if s.name not in declared)
+    if unknown:
+        raise FormulaError(f"formula uses undeclared variable(s) {', '.join(unknown)} (declared: "
+                           f"{', '.join(names) or 'none'})", f"add a range for each, e.g. {unknown[0]}=0:1")
+    return _sample(expr, checked, n, noise, seed, target, "make_dataset")
+
+
+# ------------------------------------------------------------------------------------------------- CSV output
+def write_csv(path: Path, names: Sequence[str], X: np.ndarray, y: np.ndarray, target: str) -> None:
+    """Write ``names + [target]`` as the header, then rows of ``X`` (n, d) and ``y`` (n,) with ``repr`` floats (the
+    shortest text that round-trips float64 exactly). Written to a temp file in the same folder, then renamed."""
+    path = Path(path)
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if X.ndim != 2 or y.shape != (X.shape[0],) or len(names) != X.shape[1]:
+        raise DataError(f"{path}: shapes do not match: X {X.shape}, y {y.shape}, {len(names)} names",
+                        "pass X of shape (n, d), y of shape (n,) and d names")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow([*names, target])
+            for row, value in zip(X.tolist(), y.tolist()):
+                writer.writerow([repr(v) for v in row] + [repr(value)])
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ------------------------------------------------------------------------------------------------- column names
+@functools.lru_cache(maxsize=1)
+def _sympy_names() -> frozenset[str]:
+    return frozenset(n for n in dir(sympy) if not n.startswith("_"))
+
+
+def clashes_with_sympy(name: str) -> bool:
+    """True if ``name`` is unsafe as a variable name in exported formulas: a name in sympy's top-level namespace
+    (``I``, ``N``, ``S``, ``E``, ``O``, ``Q``, ``pi``, ``beta``, ``gamma``, ``zeta``, ``sin``, ...; depends on the
+    installed sympy), a name with a fixed meaning in :func:`parse_formula` (``e``, ``ln``, ``arcsin``, ...), or a
+    Python keyword."""
+    return keyword.iskeyword(name) or name in _sympy_names() or name in reserved_names()
+
+
+def safe_column_name(name: str) -> str:
+    """``name`` with ``_`` appended until it no longer clashes (``I`` -> ``I_``, ``gamma`` -> ``gamma_``)."""
+    while clashes_with_sympy(name):
+        name += "_"
+    return name
+
+
+# ------------------------------------------------------------------------------------------------- Feynman table
+@dataclass(frozen=True)
+class FeynmanEquation:
+    """One equation of the Feynman database; ``variables`` is ``((name, low, high), ...)`` (uniform ranges)."""
+
+    id: str
+    number: int
+    output: str
+    formula: str
+    variables: tuple[tuple[str, float, float], ...]
+    in_srbench: bool
+    pmlb_dataset: str = ""
+
+    @property
+    def names(self) -> list[str]:
+        return [v[0] for v in self.variables]
+
+    def expr(self) -> sympy.Expr:
+        """The formula as sympy, every listed variable bound to a plain Symbol (``I``, ``gamma`` are symbols)."""
+        return _feynman_expr(self.formula, tuple(self.names), self.id)
+
+
+@functools.lru_cache(maxsize=None)
+def _feynman_expr(formula: str, names: tuple[str, ...], eq_id: str) -> sympy.Expr:
+    return parse_formula(formula, names, source=f"feynman.csv:{eq_id}",
+                         symbols={name: sympy.Symbol(name) for name in names})
+
+
+@functools.lru_cache(maxsize=1)
+def _load_table() -> tuple[FeynmanEquation, ...]:
+    text = resources.files("kansci").joinpath("data/feynman.csv").read_text(encoding="utf-8")
+    table = []
+    for row in csv.DictReader(io.StringIO(text)):
+        variables = tuple((row[f"v{i}_name"], float(row[f"v{i}_low"]), float(row[f"v{i}_high"]))
+                          for i in range(1, 11) if row.get(f"v{i}_name"))
+        table.append(FeynmanEquation(id=row["id"], number=int(row["number"]), output=row["output"],
+                                     formula=row["formula"], variables=variables,
+                                     in_srbench=row["in_srbench_ground_truth"] == "yes",
+                                     pmlb_dataset=row["pmlb_dataset"]))
+    return tuple(table)
+
+
+def feynman_table() -> list[FeynmanEquation]:
+    """All 100 equations, in table order (read once from the packaged CSV)."""
+    return list(_load_table())
+
+
+def feynman_equation(eq_id: str) -> FeynmanEquation:
+    """Look up an equation by id (``"I.6.2a"``) or PMLB dataset name (``"feynman_I_6_2a"``)."""
+    for eq in _load_table():
+        if eq_id in (eq.id, eq.pmlb_dataset):
+            return eq
+    ids = [eq.id for eq in _load_table()]
+    close = difflib.get_close_matches(eq_id, ids, n=3)
+    hint = f"did you mean {', '.join(close)}?" if close else f"ids look like {ids[0]}, {ids[1]}, ..., {ids[-1]}"
+    raise DataError(f"unknown Feynman equation {eq_id!r}", hint)
+
+
+def feynman_dataset(eq: FeynmanEquation | str, n: int, *, noise: float = 0.0, seed: int = 0,
+                    rename_clashes: bool = True) -> SyntheticData:
+    """Sample ``n`` rows of a Feynman equation on its published ranges (see :func:`make_dataset` for noise/seed).
+
+    With ``rename_clashes`` (default) the input and target names pass through :func:`safe_column_name`
+    (``I`` -> ``I_``) and ``expr`` uses the renamed symbols, so the result can be written as a CSV and loaded back.
+    """
+    if isinstance(eq, str):
+        eq = feynman_equation(eq)
+    expr, ranges, target = eq.expr(), list(eq.variables), eq.output
+    if rename_clashes:
+        renamed: dict[str, str] = {}
+        for name, _, _ in ranges:
+            new = safe_column_name(name)
+            while new in renamed.values() or (new != name and new in eq.names):
+                new += "_"
+            renamed[name] = new
+        expr = expr.xreplace({sympy.Symbol(old): sympy.Symbol(new) for old, new in renamed.items()})
+        ranges = [(renamed[name], lo, hi) for name, lo, hi in ranges]
+        target = safe_column_name(target)
+        while target in renamed.values():
+            target += "_"
+    return _sample(expr, ranges, n, noise, seed, target, f"Feynman {eq.id}")

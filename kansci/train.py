@@ -1,0 +1,234 @@
+"""Training: LBFGS (strong Wolfe) or Adam, sparsity regularization, grid updates and grid extension.
+
+``fit(model, data, cfg)`` trains over the grid schedule ``cfg.grids`` (e.g. 3 -> 5 -> 10). At each new grid size the
+splines are re-expressed on the finer grid by least squares (the function is preserved), then trained for
+``cfg.steps`` optimizer steps. Early in a stage the grids follow the training samples (``grid_update_every``).
+
+Loss = MSE + lamb * (lamb_l1 * L1 + lamb_entropy * entropy) of the edges' mean absolute activations, as in the KAN
+paper. The regularizer needs per-edge activations, so it is computed (only when lamb > 0) on a fixed subsample of
+at most ``reg_samples`` training rows through the inspect path; the data term uses the fast forward.
+
+Numerical faults: a non-finite loss rolls the model back to the last good state, halves the learning rate, restarts
+the optimizer, and records a ``nan-rollback`` event. Non-finite weights are never kept.
+
+The callback receives a :class:`Progress` every ``log_every`` steps and at stage ends.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+import torch
+
+from .core.model import KAN
+
+
+class TrainSettings(Protocol):
+    """The training section of the experiment config (see ``kansci.config``)."""
+
+    optimizer: str
+    steps: int
+    grids: list[int]
+    lr: float | None
+    lamb: float
+    lamb_l1: float
+    lamb_entropy: float
+    lamb_coef: float
+    update_grid: bool
+    grid_update_every: int
+    stop_grid_update_step: int
+    batch_size: int | None
+    patience: int
+    log_every: int
+
+
+@dataclass
+class TrainData:
+    """Normalized training and validation tensors on the model's device. x: (n, d), y: (n, n_out)."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+
+    def __post_init__(self) -> None:
+        assert self.x_train.dim() == 2 and self.y_train.dim() == 2, (self.x_train.shape, self.y_train.shape)
+        assert self.x_train.shape[0] == self.y_train.shape[0] and self.x_val.shape[0] == self.y_val.shape[0]
+
+
+@dataclass
+class Progress:
+    step: int
+    total_steps: int
+    grid: int
+    train_loss: float
+    val_loss: float
+    reg: float
+    phase: str
+
+
+@dataclass
+class History:
+    """One row per optimizer step, plus events (grid extension, rollback, early stop, prune)."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    def columns(self) -> list[str]:
+        return ["step", "train_loss", "val_loss", "reg", "grid", "phase", "lr"]
+
+    def extend(self, other: "History", phase_prefix: str = "") -> None:
+        offset = self.rows[-1]["step"] if self.rows else 0
+        for r in other.rows:
+            self.rows.append({**r, "step": r["step"] + offset, "phase": phase_prefix + r["phase"]})
+        for e in other.events:
+            self.events.append({**e, "step": e["step"] + offset})
+        self.wall_s += other.wall_s
+
+
+def mse(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return torch.mean((pred - y) ** 2)
+
+
+def regularization(model: KAN, x: torch.Tensor, cfg: TrainSettings) -> torch.Tensor:
+    """L1 + entropy of mean |phi| per edge, summed over layers (KAN paper eq. 2.17-2.20). x: (n, n_in)."""
+    total = x.new_zeros(())
+    for l, layer in enumerate(model.layers):
+        phi = layer.edge_values(x)  # (n, in, out)
+        a = phi.abs().mean(0)  # (in, out)
+        s = a.sum()
+        p = a / (s + 1e-12)
+        ent = -(p * torch.log(p + 1e-12)).sum()
+        total = total + cfg.lamb_l1 * s + cfg.lamb_entropy * ent
+        if cfg.lamb_coef:
+            total = total + cfg.lamb_coef * layer.coef.abs().mean()
+        x = model.combine(l + 1, layer(x))
+    return total
+
+
+def _finite_model(model: KAN) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+def _make_optimizer(model: KAN, cfg: TrainSettings, lr: float) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "lbfgs":
+        return torch.optim.LBFGS(
+            params, lr=lr, max_iter=20, history_size=20, line_search_fn="strong_wolfe",
+            tolerance_grad=1e-32, tolerance_change=1e-32,
+        )
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
+
+
+def default_lr(cfg: TrainSettings) -> float:
+    return cfg.lr if cfg.lr is not None else (1.0 if cfg.optimizer == "lbfgs" else 1e-2)
+
+
+def train_stage(
+    model: KAN,
+    data: TrainData,
+    cfg: TrainSettings,
+    *,
+    steps: int,
+    phase: str,
+    generator: torch.Generator,
+    update_grid: bool = True,
+    callback: Callable[[Progress], None] | None = None,
+    step_offset: int = 0,
+    total_steps: int | None = None,
+) -> History:
+    """Train ``steps`` optimizer steps at the current grid size; keeps the best-validation state (early stopping)."""
+    hist = History()
+    t0 = time.perf_counter()
+    lr = default_lr(cfg)
+    opt = _make_optimizer(model, cfg, lr)
+    n = data.x_train.shape[0]
+    reg_x = data.x_train[: min(n, 512)] if cfg.lamb > 0 else None
+    best = (math.inf, copy.deepcopy(model.state_dict()))
+    good_state = best[1]
+    since_best = 0
+    total_steps = total_steps or steps
+
+    def batch() -> tuple[torch.Tensor, torch.Tensor]:
+        if cfg.batch_size is None or cfg.batch_size >= n:
+            return data.x_train, data.y_train
+        idx = torch.randint(0, n, (cfg.batch_size,), generator=generator).to(data.x_train.device)
+        return data.x_train[idx], data.y_train[idx]
+
+    for step in range(1, steps + 1):
+        if (
+            update_grid and cfg.update_grid and cfg.grid_update_every > 0
+            and step % cfg.grid_update_every == 0 and step < cfg.stop_grid_update_step
+        ):
+            model.regrid(data.x_train)
+            opt = _make_optimizer(model, cfg, lr)
+        xb, yb = batch()
+        last: dict[str, torch.Tensor] = {}
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad(set_to_none=True)
+            loss = mse(model(xb), yb)
+            reg = regularization(model, reg_x, cfg) if reg_x is not None else loss.new_zeros(())
+            total = loss + cfg.lamb * reg
+            total.backward()
+            last["loss"], last["reg"] = loss.detach(), reg.detach()
+            return total
+
+        opt.step(closure)
+        with torch.no_grad():
+            val = mse(model(data.x_val), data.y_val)
+        train_loss, val_loss = float(last["loss"]), float(val)
+        if not (math.isfinite(train_loss) and math.isfinite(val_loss) and _finite_model(model)):
+            model.load_state_dict(good_state)
+            lr *= 0.5
+            opt = _make_optimizer(model, cfg, lr)
+            hist.events.append({"step": step, "event": "nan-rollback", "detail": f"lr -> {lr:g}"})
+            continue
+        good_state = copy.deepcopy(model.state_dict()) if cfg.optimizer == "lbfgs" or step % 10 == 0 else good_state
+        hist.rows.append(
+            {"step": step, "train_loss": train_loss, "val_loss": val_loss, "reg": float(last["reg"]),
+             "grid": model.G, "phase": phase, "lr": lr}
+        )
+        if val_loss < best[0] * (1 - 1e-9):
+            best, since_best = (val_loss, copy.deepcopy(model.state_dict())), 0
+        else:
+            since_best += 1
+        if callback and (step % max(cfg.log_every, 1) == 0 or step == steps):
+            callback(Progress(step_offset + step, total_steps, model.G, train_loss, val_loss, float(last["reg"]), phase))
+        if cfg.patience and since_best >= cfg.patience:
+            hist.events.append({"step": step, "event": "early-stop", "detail": f"no val improvement in {cfg.patience}"})
+            break
+    if best[0] < math.inf:
+        model.load_state_dict(best[1])
+    hist.wall_s = time.perf_counter() - t0
+    return hist
+
+
+def fit(
+    model: KAN,
+    data: TrainData,
+    cfg: TrainSettings,
+    *,
+    seed: int = 0,
+    callback: Callable[[Progress], None] | None = None,
+) -> History:
+    """Train over the grid schedule. Returns the full :class:`History` (steps numbered across stages)."""
+    gen = torch.Generator().manual_seed(seed)
+    hist = History()
+    total = cfg.steps * len(cfg.grids)
+    for s, G in enumerate(cfg.grids):
+        if G != model.G or s == 0:
+            model.regrid(data.x_train, G)
+            hist.events.append({"step": hist.rows[-1]["step"] if hist.rows else 0, "event": "grid", "detail": f"G={G}"})
+        stage = train_stage(
+            model, data, cfg, steps=cfg.steps, phase=f"grid{G}", generator=gen, callback=callback,
+            step_offset=s * cfg.steps, total_steps=total,
+        )
+        hist.extend(stage)
+    return hist
