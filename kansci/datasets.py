@@ -5,7 +5,7 @@ in its range with ``np.random.default_rng(seed)`` and evaluates the formula (par
 :func:`kansci.formula_parse.parse_formula`, evaluated by walking the sympy tree with numpy; nothing is executed).
 Noise follows the SRBench convention: Gaussian with standard deviation ``noise * RMS(y)``.
 
-The Feynman table (``kansci/data/feynman.csv``) holds the 100 equations of Udrescu & Tegmark's Feynman database with
+The Feynman table (``kansci/resources/feynman.csv``) holds the 100 equations of Udrescu & Tegmark's Feynman database with
 their sampling ranges; 97 of them (``in_srbench``) are scored by SRBench 2021.
 """
 from __future__ import annotations
@@ -270,7 +270,7 @@ def _feynman_expr(formula: str, names: tuple[str, ...], eq_id: str) -> sympy.Exp
 
 @functools.lru_cache(maxsize=1)
 def _load_table() -> tuple[FeynmanEquation, ...]:
-    text = resources.files("kansci").joinpath("data/feynman.csv").read_text(encoding="utf-8")
+    text = resources.files("kansci").joinpath("resources/feynman.csv").read_text(encoding="utf-8")
     table = []
     for row in csv.DictReader(io.StringIO(text)):
         variables = tuple((row[f"v{i}_name"], float(row[f"v{i}_low"]), float(row[f"v{i}_high"]))

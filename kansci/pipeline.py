@@ -1,0 +1,176 @@
+"""fit -> symbolify -> plot orchestration shared by the CLI, the Python API and the benchmark.
+
+Only this module (and rundir) decides what goes into a run directory. It holds no maths of its own: it wires
+:mod:`kansci.data`, :mod:`kansci.train`, :mod:`kansci.prune`, :mod:`kansci.symbolic` and :mod:`kansci.plots`.
+"""
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from . import __version__, rundir
+from .config import Config, config_to_yaml, resolve_data_path
+from .core.model import KAN, resolve_device
+from .data import Dataset, load_dataset
+from .errors import ConfigError, FitError
+from .search import search_architecture
+from .train import History, Progress, TrainData, fit as train_fit
+
+Log = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass
+class FitResult:
+    run: Path
+    model: KAN
+    dataset: Dataset
+    history: History
+    metrics: dict[str, Any]
+    search: list[dict[str, Any]] = field(default_factory=list)
+
+
+def split_seed(cfg: Config) -> int:
+    """The data split has its own seed, derived from the run seed unless set explicitly."""
+    return cfg.data.split_seed if cfg.data.split_seed is not None else (cfg.seed * 7919 + 17) % (2**31)
+
+
+def load_data(cfg: Config) -> Dataset:
+    path = resolve_data_path(cfg)
+    if path is None:
+        raise ConfigError("no data file given", "pass DATA.csv, or set data.path in the config")
+    return load_dataset(
+        path, target=cfg.data.target, inputs=cfg.data.inputs, test_frac=cfg.data.test_frac,
+        split_seed=split_seed(cfg), normalize=cfg.data.normalize,
+    )
+
+
+def model_dtype(cfg: Config) -> torch.dtype:
+    return torch.float64 if cfg.model.dtype == "float64" else torch.float32
+
+
+def train_tensors(ds: Dataset, seed: int, dtype: torch.dtype, device: torch.device) -> TrainData:
+    """Normalized train rows split again into fit and validation parts (20%, seeded) for early stopping and
+    architecture choice; the test rows are never used for any decision."""
+    X, y = ds.X_train_norm, ds.y_train_norm
+    n = X.shape[0]
+    perm = np.random.default_rng(seed + 1).permutation(n)
+    n_val = max(1, int(round(0.2 * n)))
+    val, fit = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+
+    def t(a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)
+
+    return TrainData(t(X[fit]), t(y[fit])[:, None], t(X[val]), t(y[val])[:, None])
+
+
+def predict(model: KAN, ds: Dataset, X: np.ndarray) -> np.ndarray:
+    """Model prediction in ORIGINAL units for X (n, d) in original units -> (n,)."""
+    xn = torch.as_tensor(ds.x_norm.apply(X), dtype=model.dtype, device=model.device)
+    with torch.no_grad():
+        out = model(xn)[:, 0].double().cpu().numpy()
+    return ds.y_norm.undo(out[:, None])[:, 0]
+
+
+def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    resid = y - pred
+    sst = float(np.sum((y - y.mean()) ** 2))
+    return {
+        "rmse": float(np.sqrt(np.mean(resid**2))),
+        "r2": float(1 - np.sum(resid**2) / sst) if sst > 0 else float("nan"),
+    }
+
+
+def model_metrics(model: KAN, ds: Dataset) -> dict[str, float]:
+    train = regression_metrics(ds.y_train, predict(model, ds, ds.X_train))
+    test = regression_metrics(ds.y_test, predict(model, ds, ds.X_test))
+    return {"train_rmse": train["rmse"], "train_r2": train["r2"], "test_rmse": test["rmse"], "test_r2": test["r2"]}
+
+
+def environment() -> dict[str, str]:
+    return {"kansci": __version__, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
+def build_model(cfg: Config, width: Any, device: torch.device, *, mult_arity: int | None = None) -> KAN:
+    m = cfg.model
+    return KAN(
+        width, grid=cfg.train.grids[0], k=m.k, mult_arity=mult_arity or m.mult_arity, grid_range=tuple(m.grid_range),
+        grid_eps=m.grid_eps, base_fun=m.base_fun, init_noise=m.init_noise, seed=cfg.seed, dtype=model_dtype(cfg),
+        device=device,
+    )
+
+
+def fit_run(
+    cfg: Config,
+    *,
+    progress: Callable[[Progress], None] | None = None,
+    log: Log = _quiet,
+    dataset: Dataset | None = None,
+) -> FitResult:
+    """Load data, train (choosing the architecture when ``model.width`` is ``auto``), write a run directory."""
+    ds = dataset if dataset is not None else load_data(cfg)
+    device = resolve_device(cfg.model.device)
+    if cfg.model.device == "auto":
+        log(f"device: {device} (auto)")
+    torch.manual_seed(cfg.seed)
+    data = train_tensors(ds, cfg.seed, model_dtype(cfg), device)
+    t0 = time.perf_counter()
+    if cfg.model.width == "auto":
+        model, history, table = search_architecture(
+            lambda w, arity: build_model(cfg, w, device, mult_arity=arity), data, cfg.train, seed=cfg.seed,
+            progress=progress, log=log,
+        )
+    else:
+        width = [list(w) if isinstance(w, tuple) else w for w in cfg.model.width]
+        if width[0] != ds.n_inputs or width[-1] != 1:
+            raise ConfigError(
+                f"model.width {width} does not match the data: {ds.n_inputs} inputs and 1 target",
+                f"use width [{ds.n_inputs}, ..., 1], or width: auto",
+            )
+        model = build_model(cfg, width, device)
+        history = train_fit(model, data, cfg.train, seed=cfg.seed, callback=progress)
+        table = []
+    wall = time.perf_counter() - t0
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        raise FitError("training produced non-finite weights", "lower train.lr or use train.optimizer: adam")
+    metrics = {
+        "status": "complete",
+        **model_metrics(model, ds),
+        "width": model.width_spec(),
+        "wall_s": wall,
+        "device": str(device),
+        "seed": cfg.seed,
+        "steps": len(history.rows),
+        "versions": environment(),
+    }
+    name = cfg.output.name or (Path(ds.source).stem if ds.source else "run")
+    run = rundir.new_run_dir(cfg.output.dir, name)
+    try:
+        write_fit(run, cfg, ds, model, history, metrics, table)
+    except BaseException:
+        rundir.remove_run_dir(run)
+        raise
+    return FitResult(run, model, ds, history, metrics, table)
+
+
+def write_fit(
+    run: Path, cfg: Config, ds: Dataset, model: KAN, history: History, metrics: dict[str, Any],
+    search: list[dict[str, Any]],
+) -> None:
+    rundir.write_text(run / "config.yaml", config_to_yaml(cfg))
+    rundir.write_json(run / "dataset.json", ds.to_json())
+    rundir.save_model(run, model)
+    rundir.write_csv_rows(run / "history.csv", history.columns(), history.rows)
+    rundir.write_json(run / "events.json", history.events)
+    if search:
+        metrics = {**metrics, "architecture_search": search}
+    rundir.write_json(run / "metrics.json", metrics)

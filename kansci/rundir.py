@@ -1,0 +1,186 @@
+"""The only writer (and reader) of run directories.
+
+Layout (see DESIGN.md)::
+
+    <out>/<name>-<YYYYmmdd-HHMMSS>[-N]/
+        config.yaml dataset.json model.json model.pt history.csv metrics.json
+        symbolic/  figures/  checkpoint.pt (interrupted runs only)
+
+Every file is written to a temporary name in the same folder and renamed into place, so a reader never sees a
+half-written file. Run names are sanitized to one safe path component; a run directory is reserved with an atomic
+``mkdir``, so two runs started in the same second with the same name get distinct directories.
+Models are saved as ``model.json`` (architecture as data) + ``model.pt`` (a plain ``state_dict``) and loaded with
+``torch.load(weights_only=True)``: a pickle that would run code is refused.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import torch
+
+from .core.model import KAN
+from .errors import RunDirError
+
+_NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def sanitize_name(name: str) -> str:
+    """Reduce a run name to one safe path component: ``../../x`` -> ``x``; empty -> ``run``."""
+    base = _NAME_OK.sub("-", name.replace("\\", "/").split("/")[-1]).strip(".-")
+    return base[:80] or "run"
+
+
+def new_run_dir(out: str | Path, name: str) -> Path:
+    """Create and return a fresh run directory ``out/<name>-<timestamp>[-N]`` (never an existing one)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{sanitize_name(name)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for n in range(1, 10_000):
+        path = out / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        assert path.resolve().parent == out.resolve(), path
+        return path
+    raise RunDirError(f"{out}: could not create a new run directory for {name!r}", "clean up the output folder")
+
+
+def remove_run_dir(path: Path) -> None:
+    """Delete a run directory that failed before it was complete."""
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------------- atomic writes
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temp file in the same folder and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    return write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def write_csv_rows(path: str | Path, columns: list[str], rows: Iterable[Mapping[str, Any]]) -> Path:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
+    return write_text(path, buf.getvalue())
+
+
+def save_tensors(path: str | Path, obj: Any) -> Path:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return write_bytes(path, buf.getvalue())
+
+
+# ----------------------------------------------------------------------------------------------------- reading
+def read_json(run: Path, name: str) -> dict[str, Any]:
+    path = Path(run) / name
+    if not path.is_file():
+        raise RunDirError(f"{path}: missing", f"is {run} a complete kansci run directory? re-run `kansci fit`")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"{path}: not valid JSON ({exc})", "the file is corrupt; re-run the step that wrote it") from exc
+
+
+def load_tensors(path: Path) -> Any:
+    """``torch.load(weights_only=True)`` with RunDirError for missing, truncated, garbage or unsafe files."""
+    if not path.is_file():
+        raise RunDirError(f"{path}: missing", "re-run `kansci fit` to recreate the model")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... depending on the damage
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunDirError(
+            f"{path}: refused to load ({type(exc).__name__}: {first[:160]})",
+            "the file is corrupt or not a plain tensor file (kansci never unpickles code); re-run `kansci fit`",
+        ) from exc
+
+
+def resolve_run(run: str | Path, out: str | Path = "runs") -> Path:
+    """A run directory from a path, or ``latest`` = the newest complete run under ``out``."""
+    if str(run) == "latest":
+        root = Path(out)
+        runs = [p for p in root.glob("*/metrics.json")] if root.is_dir() else []
+        if not runs:
+            raise RunDirError(f"{root}: no runs found for 'latest'", "run `kansci fit DATA.csv` first, or pass a path")
+        return max(runs, key=lambda p: (p.stat().st_mtime_ns, str(p))).parent
+    path = Path(run)
+    if not path.is_dir():
+        raise RunDirError(f"{path}: run directory not found", "pass a path printed by `kansci fit`, or `latest`")
+    if not (path / "model.json").is_file():
+        raise RunDirError(f"{path}: not a kansci run directory (no model.json)", "pass a folder written by `kansci fit`")
+    return path
+
+
+# ------------------------------------------------------------------------------------------------------ models
+def save_model(run: Path, model: KAN, name: str = "model") -> None:
+    """Write ``<name>.json`` (architecture) and ``<name>.pt`` (state_dict) atomically."""
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    save_tensors(Path(run) / f"{name}.pt", state)
+    write_json(Path(run) / f"{name}.json", model.spec())
+
+
+def _resolve_primitive(row: dict[str, Any]):
+    from .symbolic.primitives import primitive_from_spec
+
+    return primitive_from_spec(row)
+
+
+def load_model(run: Path, name: str = "model", device: str | torch.device = "cpu") -> KAN:
+    """Rebuild a KAN from ``<name>.json`` + ``<name>.pt``; architecture mismatches are RunDirErrors."""
+    run = Path(run)
+    spec = read_json(run, f"{name}.json")
+    try:
+        model = KAN.from_spec(spec, _resolve_primitive, device=device)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunDirError(f"{run / (name + '.json')}: invalid architecture ({exc})", "re-run `kansci fit`") from exc
+    state = load_tensors(run / f"{name}.pt")
+    if not isinstance(state, dict):
+        raise RunDirError(f"{run / (name + '.pt')}: not a state_dict", "re-run `kansci fit`")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        msg = " ".join(str(exc).split())[:200]
+        raise RunDirError(
+            f"{run / (name + '.pt')}: weights do not match {name}.json ({msg})",
+            "model.json and model.pt come from different runs; re-run `kansci fit`",
+        ) from exc
+    return model.to(device)

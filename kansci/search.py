@@ -1,0 +1,68 @@
+"""Architecture choice for ``model.width: auto``: the simplest KAN shape that fits the data.
+
+Exact formulas come from KANs whose structure matches the law. The ladder, simplest first, for ``n`` inputs:
+
+1. ``[n, 1]``            additive: ``y = sum_i f_i(x_i)``
+2. ``[n, 1, 1]``         one hidden node: ``y = g(sum_i f_i(x_i))``; this includes every monomial ``prod x_i^p_i``
+                          on positive data (``exp(sum p_i log x_i)``) and radial forms like ``sqrt(x^2 + y^2)``
+3. ``[n, [0, 1], 1]``    one multiplication node of arity ``n``: ``y = g(prod_r sum_i f_ri(x_i))``, products on data
+                          of any sign (``x * y`` on [-1, 1])
+4. ``[n, 2n+1, 1]``      the Kolmogorov-Arnold width: a general fallback, pruned later
+
+Each rung is trained over the grid schedule on the fit rows and scored on the validation rows (never the test
+rows). The search stops at the first rung whose validation R^2 reaches ``accept_r2``; otherwise it returns the
+simplest rung whose validation MSE is within ``tolerance`` x of the best one. The table of every rung tried is kept
+in ``metrics.json``.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable
+
+import torch
+
+from .core.model import KAN
+from .train import History, Progress, TrainData, TrainSettings, fit
+
+
+def ladder(n_in: int) -> list[tuple[list[Any], int]]:
+    """The candidate widths with their multiplication arity, simplest first."""
+    rungs: list[tuple[list[Any], int]] = [([n_in, 1], 2), ([n_in, 1, 1], 2)]
+    if n_in >= 2:
+        rungs.append(([n_in, [0, 1], 1], n_in))
+    rungs.append(([n_in, 2 * n_in + 1, 1], 2))
+    return rungs
+
+
+def search_architecture(
+    build: Callable[[list[Any], int], KAN],
+    data: TrainData,
+    cfg: TrainSettings,
+    *,
+    seed: int = 0,
+    accept_r2: float = 1 - 1e-6,
+    tolerance: float = 3.0,
+    progress: Callable[[Progress], None] | None = None,
+    log: Callable[[str], None] = lambda s: None,
+) -> tuple[KAN, History, list[dict[str, Any]]]:
+    """Train the ladder until a rung is accurate enough; return (model, its history, table of rungs)."""
+    var = float(torch.var(data.y_val, unbiased=False)) or 1.0
+    tried: list[tuple[KAN, History, dict[str, Any]]] = []
+    for width, arity in ladder(data.x_train.shape[1]):
+        model = build(width, arity)
+        hist = fit(model, data, cfg, seed=seed, callback=progress)
+        with torch.no_grad():
+            val_mse = float(torch.mean((model(data.x_val) - data.y_val) ** 2))
+        row = {"width": model.width_spec(), "mult_arity": arity, "val_mse": val_mse, "val_r2": 1 - val_mse / var,
+               "steps": len(hist.rows), "wall_s": hist.wall_s}
+        log(f"architecture {row['width']}: validation R2 = {row['val_r2']:.8f} ({hist.wall_s:.1f} s)")
+        tried.append((model, hist, row))
+        if row["val_r2"] >= accept_r2:
+            break
+    best = min(r["val_mse"] for _, _, r in tried)
+    for model, hist, row in tried:
+        if row["val_mse"] <= tolerance * best:
+            row["chosen"] = True
+            log(f"architecture chosen: {row['width']}")
+            return model, hist, [copy.deepcopy(r) for _, _, r in tried]
+    raise AssertionError("unreachable: the best rung is within tolerance of itself")

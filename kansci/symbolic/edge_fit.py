@@ -1,0 +1,362 @@
+"""Fit every edge against every primitive at once: ``phi(x) ≈ c·f(a·x + b) + d``.
+
+Pipeline (all batched over edges; the only Python loops run over primitives, search rounds and edge chunks):
+
+1. **Grid search** of (a, b) on a deterministic subsample of ``search_samples`` points per edge (the sorted samples
+   at evenly spaced ranks, so the extremes are always included). For each candidate, ``(c, d)`` is the linear least
+   squares solution, so a candidate is scored by the squared correlation of ``f(a·x+b)`` with ``y``. The symmetry of
+   ``f`` shrinks the search: ``"none"`` searches a ``grid_size²`` grid over (a, b); ``"scale"`` (powers, log, abs,
+   sgn) searches ``a ∈ {-1, +1}`` × ``4·grid_size+1`` values of b; ``"shift"`` (exp) searches ``4·grid_size+1``
+   values of a with b = 0; ``"linear"`` and ``"constant"`` are solved exactly with a = 1, b = 0 (and c = 0 for a
+   constant).
+2. **Zoom** ``zoom_rounds`` times into ± one grid step around the best candidate.
+3. **Widen**: when the coarse best lies on the boundary of its box, the box is doubled around it and searched again
+   (up to ``widen_rounds`` times); the best candidate over all rounds is kept.
+4. **Closed-form (c, d)** on all samples, then **Levenberg–Marquardt** on all four parameters (analytic derivative
+   from sympy, autograd as fallback); a step is kept only if it lowers the residual. A final closed-form refit of
+   (c, d) is kept where it helps.
+
+Validity: a candidate is valid only if the whole interval ``[min(a·x+b), max(a·x+b)]`` over the edge's samples lies
+in the primitive's domain (this implies every sample does; an interval that jumps over a pole is also rejected) and
+the unguarded ``f`` is finite on every sample. Nothing is clamped to fake a fit. An edge/primitive pair without any
+valid candidate gets ``valid=False`` and the constant fit ``(a, b, c, d) = (1, 0, 0, mean(y))`` with R² = 0, so no
+NaN appears in any output.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import sympy
+import torch
+
+from kansci.errors import FitError, FormulaError
+from kansci.symbolic.primitives import X, Primitive
+from kansci.symbolic.sympy_torch import sympy_to_torch
+
+__all__ = ["EdgeFits", "fit_edges"]
+
+_CHUNK = 1 << 22  # max elements of one (edges, candidates, samples) block in the grid search
+
+
+@dataclass
+class EdgeFits:
+    """Fits of E edges against P primitives.
+
+    Attributes:
+        names: the P primitive names, in library order.
+        params: (E, P, 4) fitted ``[a, b, c, d]`` of ``c·f(a·x+b)+d``.
+        r2: (E, P) coefficient of determination on all samples (1 - SSE/SST; 1 if SSE = SST = 0, else 0 if SST = 0).
+        rmse: (E, P) root mean squared residual.
+        complexity: (P,) primitive complexities.
+        valid: (E, P) bool; False where no (a, b) keeps every sample inside the primitive's domain.
+    """
+
+    names: list[str]
+    params: torch.Tensor
+    r2: torch.Tensor
+    rmse: torch.Tensor
+    complexity: torch.Tensor
+    valid: torch.Tensor
+
+    def table(self, e: int) -> list[dict[str, object]]:
+        """Rows for edge ``e`` sorted by R² (best first; ties within 1e-12 by complexity), invalid fits last."""
+        rows = [
+            {"name": n, "a": float(p[0]), "b": float(p[1]), "c": float(p[2]), "d": float(p[3]), "r2": float(r),
+             "rmse": float(s), "complexity": int(k), "valid": bool(v)}
+            for n, p, r, s, k, v in zip(self.names, self.params[e], self.r2[e], self.rmse[e], self.complexity,
+                                        self.valid[e])
+        ]
+        return sorted(rows, key=lambda r: (not r["valid"], -round(r["r2"], 12), r["complexity"]))
+
+    def best(self, e: int) -> dict[str, object]:
+        """The first row of :meth:`table` (the best valid fit of edge ``e``)."""
+        return self.table(e)[0]
+
+
+def fit_edges(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    library: Mapping[str, Primitive] | Sequence[Primitive],
+    *,
+    a_range: tuple[float, float] = (-10.0, 10.0),
+    b_range: tuple[float, float] = (-10.0, 10.0),
+    grid_size: int = 31,
+    zoom_rounds: int = 2,
+    widen_rounds: int = 3,
+    polish_steps: int = 20,
+    search_samples: int | None = 64,
+    widen_below: float = 0.9,
+) -> EdgeFits:
+    """Fit ``y ≈ c·f(a·x+b)+d`` for every edge (row) and every primitive ``f`` of ``library``.
+
+    Args:
+        x, y: (E, N) edge inputs and outputs, one edge per row (floating, finite; any device).
+        library: primitives to try (a name→Primitive mapping or a sequence).
+        a_range, b_range: initial search box of (a, b); widened when the best lies on its boundary.
+        grid_size: points per axis of the 2-D coarse grid (1-D searches use ``4·grid_size+1``).
+        zoom_rounds, widen_rounds, polish_steps: see the module docstring.
+        search_samples: samples per edge used in the grid search (None = all); the polish uses all samples.
+        widen_below: also widen the box when the best squared correlation found is below this (the optimum may
+            lie far outside the box without the boundary showing it, e.g. a sine of high frequency).
+
+    Returns:
+        :class:`EdgeFits` with tensors on ``x``'s device and dtype.
+    """
+    prims = list(library.values()) if isinstance(library, Mapping) else list(library)
+    x, y = _check_inputs(x, y)
+    if grid_size < 3 or zoom_rounds < 0 or widen_rounds < 0 or polish_steps < 0:
+        raise ValueError("grid_size >= 3 and non-negative round/step counts are required")
+    E, N = x.shape
+    P = len(prims)
+    if P == 0:
+        empty = x.new_zeros(E, 0)
+        return EdgeFits([], x.new_zeros(E, 0, 4), empty, empty, torch.zeros(0, dtype=torch.long), empty.bool())
+    ymean = y.mean(-1)  # (E,)
+    ab = torch.zeros(E, P, 2, dtype=x.dtype, device=x.device)
+    ab[..., 0] = 1.0
+    found = torch.ones(E, P, dtype=torch.bool, device=x.device)
+    kinds = [_kind(p) for p in prims]
+    if E and N:
+        xs, ys = _subsample(x, y, search_samples)  # (E, Ns)
+        for p, (prim, kind) in enumerate(zip(prims, kinds)):
+            if kind not in ("linear", "constant"):
+                ab[:, p], found[:, p] = _search(prim, kind, xs, ys, a_range, b_range, grid_size, zoom_rounds,
+                                                widen_rounds, widen_below)
+    theta = torch.cat([ab, _closed_form(prims, ab, x, y)], -1)  # (E, P, 4)
+    polish = [k not in ("linear", "constant") for k in kinds]
+    theta = _polish(prims, kinds, theta, x, y, found & torch.tensor(polish, device=x.device), polish_steps)
+    refit = torch.cat([theta[..., :2], _closed_form(prims, theta[..., :2], x, y)], -1)
+    sse, ok = _sse(prims, theta, x, y)
+    sse_refit, ok_refit = _sse(prims, refit, x, y)
+    take = ok_refit & (~ok | (sse_refit < sse))
+    theta, sse, ok = torch.where(take[..., None], refit, theta), torch.where(take, sse_refit, sse), ok | ok_refit
+    ok &= found
+    for p, kind in enumerate(kinds):
+        if kind == "constant":  # exact: c = 0, d = mean(y)
+            theta[:, p] = torch.stack([torch.ones_like(ymean), torch.zeros_like(ymean), torch.zeros_like(ymean),
+                                       ymean], -1)
+    fallback = torch.stack([torch.ones_like(ymean), torch.zeros_like(ymean), torch.zeros_like(ymean), ymean], -1)
+    theta = torch.where(ok[..., None], theta, fallback[:, None, :])
+    sst = ((y - ymean[:, None]) ** 2).sum(-1)[:, None]  # (E, 1)
+    sse = torch.where(ok, sse, sst.expand(E, P))
+    sse = torch.where(torch.tensor([k == "constant" for k in kinds], device=x.device), sst, sse)
+    # SST at rounding level means constant data: R² = 1 for a fit as exact, 0 otherwise
+    tiny = N * (16 * torch.finfo(x.dtype).eps * y.abs().amax(-1, keepdim=True)) ** 2  # (E, 1)
+    flat = sst <= tiny
+    r2 = torch.where(flat, (sse <= tiny).to(x.dtype), 1 - sse / torch.where(flat, 1.0, sst)).clamp(min=0.0)
+    rmse = torch.sqrt(sse / max(N, 1))
+    complexity = torch.tensor([p.complexity for p in prims], dtype=torch.long, device=x.device)
+    return EdgeFits([p.name for p in prims], theta, r2, rmse, complexity, ok)
+
+
+def _check_inputs(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    if x.dim() != 2 or x.shape != y.shape:
+        raise ValueError(f"x and y must both be (edges, samples); got {tuple(x.shape)} and {tuple(y.shape)}")
+    if not x.is_floating_point():
+        x = x.to(torch.float64)
+    y = y.to(x)
+    if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
+        raise FitError("edge samples contain NaN or inf", "the model diverged; retrain with a smaller learning rate")
+    return x, y
+
+
+@functools.lru_cache(maxsize=None)
+def _kind(prim: Primitive) -> str:
+    """The primitive's symmetry, upgraded to 'constant'/'linear' when its expression is one."""
+    if prim.symmetry != "none":
+        return prim.symmetry
+    e = prim.sympy()
+    if not e.free_symbols:
+        return "constant"
+    return "linear" if e.is_polynomial(X) and sympy.degree(e, X) == 1 else "none"
+
+
+def _subsample(x: torch.Tensor, y: torch.Tensor, n: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(E, N) → (E, n): samples at evenly spaced ranks of x (min and max included)."""
+    N = x.shape[1]
+    if n is None or n >= N:
+        return x, y
+    order = torch.argsort(x, dim=1)  # (E, N)
+    ranks = torch.linspace(0, N - 1, max(n, 2), device=x.device).round().long()  # (n,)
+    pick = order[:, ranks]  # (E, n)
+    return x.gather(1, pick), y.gather(1, pick)
+
+
+def _axis(box: torch.Tensor, n: int) -> torch.Tensor:
+    """(E, 2) intervals → (E, n) evenly spaced points."""
+    t = torch.linspace(0, 1, n, dtype=box.dtype, device=box.device)
+    return box[:, :1] + (box[:, 1:] - box[:, :1]) * t
+
+
+def _search(prim: Primitive, kind: str, xs: torch.Tensor, ys: torch.Tensor, a_range: tuple[float, float],
+            b_range: tuple[float, float], G: int, zoom_rounds: int, widen_rounds: int, widen_below: float
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Coarse grid + zoom + widening for one primitive. xs, ys: (E, Ns). Returns (E, 2) best (a, b), (E,) found."""
+    E, dt, dev = xs.shape[0], xs.dtype, xs.device
+    free_a, free_b = kind in ("none", "shift"), kind in ("none", "scale")
+    n_coarse = G if free_a and free_b else 4 * G + 1
+    n_zoom = max(5, (G // 3) | 1) if free_a and free_b else G | 1
+    box = torch.tensor([a_range, b_range], dtype=dt, device=dev).expand(E, 2, 2).clone()  # (E, [a, b], [lo, hi])
+    best = torch.zeros(E, 2, dtype=dt, device=dev)
+    best_score = torch.full((E,), -1.0, dtype=dt, device=dev)
+    todo = torch.arange(E, device=dev)
+    yc = ys - ys.mean(-1, keepdim=True)
+    for w in range(widen_rounds + 1):
+        m = len(todo)
+        A = _axis(box[todo, 0], n_coarse) if free_a else torch.tensor([[-1.0, 1.0] if kind == "scale" else [1.0]],
+                                                                    dtype=dt, device=dev).expand(m, -1)
+        B = _axis(box[todo, 1], n_coarse) if free_b else torch.zeros(m, 1, dtype=dt, device=dev)
+        score, ia, ib = _score_grid(prim, xs[todo], yc[todo], A, B)
+        a, b = A.gather(1, ia[:, None])[:, 0], B.gather(1, ib[:, None])[:, 0]
+        on_a = ((ia == 0) | (ia == A.shape[1] - 1)) & free_a  # the coarse best touches the box boundary
+        on_b = ((ib == 0) | (ib == B.shape[1] - 1)) & free_b
+        step = (box[todo, :, 1] - box[todo, :, 0]) / (n_coarse - 1)  # (m, 2)
+        for _ in range(zoom_rounds):
+            Az = _axis(torch.stack([a - step[:, 0], a + step[:, 0]], -1), n_zoom) if free_a else a[:, None]
+            Bz = _axis(torch.stack([b - step[:, 1], b + step[:, 1]], -1), n_zoom) if free_b else b[:, None]
+            s, ja, jb = _score_grid(prim, xs[todo], yc[todo], Az, Bz)
+            better = s > score
+            score = torch.where(better, s, score)
+            a = torch.where(better, Az.gather(1, ja[:, None])[:, 0], a)
+            b = torch.where(better, Bz.gather(1, jb[:, None])[:, 0], b)
+            step = step * 2 / (n_zoom - 1)
+        improve = score > best_score[todo]
+        best_score[todo] = torch.where(improve, score, best_score[todo])
+        best[todo] = torch.where(improve[:, None], torch.stack([a, b], -1), best[todo])
+        poor = score < widen_below
+        widen = (on_a | on_b | poor) & (score >= 0)
+        if w == widen_rounds or not bool(widen.any()):
+            break
+        old = box[todo][widen]  # (k, 2, 2)
+        width = old[..., 1] - old[..., 0]  # (k, 2)
+        around_best = torch.stack([a, b], -1)[widen][..., None] + torch.stack([-width, width], -1)
+        around_mid = old.mean(-1, keepdim=True) + torch.stack([-width, width], -1)
+        touch = torch.stack([on_a, on_b], -1)[widen][..., None]  # (k, 2, 1)
+        grow = torch.tensor([free_a, free_b], device=dev)[:, None] & (touch | poor[widen][:, None, None])
+        todo = todo[widen]
+        box[todo] = torch.where(touch, around_best, torch.where(grow, around_mid, old))
+    return best, best_score >= 0
+
+
+def _score_grid(prim: Primitive, xs: torch.Tensor, yc: torch.Tensor, A: torch.Tensor, B: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Score all (a, b) in A (m, Na) × B (m, Nb) on samples xs (m, Ns) against centred yc (m, Ns).
+
+    Returns the best score (m,) (squared correlation in [0, 1], -1 if nothing valid) and its indices into A and B.
+    """
+    m, Ns = xs.shape
+    Na, Nb = A.shape[1], B.shape[1]
+    xlo, xhi = xs.amin(-1), xs.amax(-1)  # (m,)
+    za, zb = A[:, :, None] * xlo[:, None, None] + B[:, None, :], A[:, :, None] * xhi[:, None, None] + B[:, None, :]
+    dom_ok = prim.interval_valid(torch.minimum(za, zb), torch.maximum(za, zb)).reshape(m, Na * Nb)
+    sst = (yc * yc).sum(-1)  # (m,)
+    rhs = torch.stack([torch.ones_like(yc), yc], -1)  # (m, Ns, 2)
+    scores = []
+    per = max(1, _CHUNK // max(1, Na * Nb * Ns))
+    for i in range(0, m, per):  # chunks of edges bound the memory of the (m, Na, Nb, Ns) block
+        sl = slice(i, i + per)
+        z = torch.addcmul(B[sl, None, :, None], A[sl, :, None, None], xs[sl, None, None, :])  # (k, Na, Nb, Ns)
+        f = prim.raw(z).reshape(z.shape[0], Na * Nb, Ns)  # (k, C, Ns)
+        s2 = torch.linalg.vecdot(f, f)  # (k, C)
+        s1, sy = (f @ rhs[sl]).unbind(-1)  # (k, C) each
+        var = s2 - s1 * s1 / Ns
+        ok = dom_ok[sl] & torch.isfinite(s2) & (var > 1e-10 * s2) & (sst[sl, None] > 0)
+        r = sy / torch.sqrt(torch.where(ok, var, 1.0)) / torch.sqrt(torch.where(sst[sl, None] > 0, sst[sl, None], 1.0))
+        scores.append(torch.where(ok, r * r, -1.0))
+    score, idx = torch.cat(scores).max(-1)
+    return score, idx // Nb, idx % Nb
+
+
+def _evaluate(prims: Sequence[Primitive], ab: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """f_p(a·x+b) for ab (E, P, 2) and x (E, N) → values (E, P, N) (0 where invalid) and validity (E, P)."""
+    z = ab[..., :1] * x[:, None, :] + ab[..., 1:]  # (E, P, N)
+    lo, hi = z.amin(-1), z.amax(-1)  # (E, P) hull of a·x+b
+    f = torch.stack([p.raw(z[:, i]) for i, p in enumerate(prims)], 1)
+    ok = torch.stack([p.interval_valid(lo[:, i], hi[:, i]) for i, p in enumerate(prims)], 1)
+    ok = ok & torch.isfinite(f).all(-1)
+    return torch.where(ok[..., None], f, 0.0), ok
+
+
+def _closed_form(prims: Sequence[Primitive], ab: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Least-squares (c, d) for fixed (a, b): (E, P, 2). Degenerate (constant) f gives c = 0, d = mean(y)."""
+    f, ok = _evaluate(prims, ab, x)  # (E, P, N)
+    fm = f.mean(-1, keepdim=True)
+    fc = f - fm
+    var = (fc * fc).sum(-1)
+    cov = (fc * (y - y.mean(-1, keepdim=True))[:, None, :]).sum(-1)
+    eps = torch.finfo(x.dtype).eps
+    nondeg = ok & (var > x.shape[1] * (8 * eps * f.abs().amax(-1)) ** 2) & (var > 0)
+    c = torch.where(nondeg, cov / torch.where(nondeg, var, 1.0), 0.0)
+    c = torch.where(torch.isfinite(c), c, 0.0)
+    d = y.mean(-1, keepdim=True) - c * fm[..., 0]
+    return torch.stack([c, d], -1)
+
+
+def _sse(prims: Sequence[Primitive], theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor
+         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sum of squared residuals (E, P) of theta (E, P, 4) and validity (E, P); sse is +inf where invalid."""
+    f, ok = _evaluate(prims, theta[..., :2], x)
+    r = theta[..., 2:3] * f + theta[..., 3:4] - y[:, None, :]
+    sse = (r * r).sum(-1)
+    ok = ok & torch.isfinite(sse)
+    return torch.where(ok, sse, torch.inf), ok
+
+
+@functools.lru_cache(maxsize=None)
+def _derivative(prim: Primitive) -> Callable[[torch.Tensor], torch.Tensor]:
+    """f' as a torch function: sympy derivative (DiracDelta → 0), or autograd when it has no torch form."""
+    xr = sympy.Symbol("x", real=True)
+    d = sympy.diff(prim.sympy(xr), xr).replace(sympy.DiracDelta, lambda *args: sympy.S.Zero)
+    try:
+        return sympy_to_torch(d, [xr])
+    except FormulaError:  # no torch form of the derivative: differentiate with autograd
+        def grad(z: torch.Tensor) -> torch.Tensor:
+            with torch.enable_grad():
+                zz = z.detach().requires_grad_(True)
+                (g,) = torch.autograd.grad(prim.raw(zz).sum(), zz, allow_unused=True)
+            return torch.zeros_like(z) if g is None else g
+        return grad
+
+
+def _polish(prims: Sequence[Primitive], kinds: Sequence[str], theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
+            active: torch.Tensor, steps: int) -> torch.Tensor:
+    """Batched Levenberg–Marquardt on [a, b, c, d] (E, P, 4) where ``active`` (E, P); only improving steps kept.
+
+    A parameter made redundant by the primitive's symmetry stays fixed (a = ±1 for "scale", b = 0 for "shift")."""
+    cols = [i for i in range(len(prims)) if bool(active[:, i].any())]
+    if not cols or steps == 0:
+        return theta
+    sub = [prims[i] for i in cols]
+    free = torch.tensor([[kinds[i] != "scale", kinds[i] != "shift", True, True] for i in cols], dtype=x.dtype,
+                        device=x.device)  # (P', 4) 1 = parameter is optimized
+    th, act = theta[:, cols], active[:, cols]  # (E, P', 4), (E, P')
+    sse, ok = _sse(sub, th, x, y)
+    act = act & ok
+    lam = torch.full_like(sse, 1e-3)
+    eye = torch.eye(4, dtype=x.dtype, device=x.device)
+    for _ in range(steps):
+        z = th[..., :1] * x[:, None, :] + th[..., 1:2]  # (E, P', N)
+        f = torch.stack([p.raw(z[:, i]) for i, p in enumerate(sub)], 1)
+        fp = torch.stack([_derivative(p)(z[:, i]) for i, p in enumerate(sub)], 1)
+        cfp = th[..., 2:3] * fp
+        J = torch.stack([cfp * x[:, None, :], cfp, f, torch.ones_like(f)], -1) * free[:, None, :]  # (E, P', N, 4)
+        J = torch.nan_to_num(torch.where(act[..., None, None], J, 0.0), nan=0.0, posinf=0.0, neginf=0.0)
+        r = torch.where(act[..., None], th[..., 2:3] * f + th[..., 3:4] - y[:, None, :], 0.0)  # (E, P', N)
+        JtJ = J.transpose(-1, -2) @ J  # (E, P', 4, 4)
+        g = (J.transpose(-1, -2) @ r[..., None])[..., 0]  # (E, P', 4)
+        diag = JtJ.diagonal(dim1=-2, dim2=-1)
+        damp = lam[..., None] * diag + 1e-14 * diag.amax(-1, keepdim=True)
+        L, info = torch.linalg.cholesky_ex(JtJ + damp[..., None] * eye)
+        step = torch.cholesky_solve(g[..., None], L)[..., 0]
+        new = th - torch.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
+        sse_new, ok_new = _sse(sub, new, x, y)
+        accept = act & (info == 0) & torch.isfinite(step).all(-1) & ok_new & (sse_new < sse)
+        th = torch.where(accept[..., None], new, th)
+        sse = torch.where(accept, sse_new, sse)
+        lam = torch.where(accept, lam * 0.3, lam * 10).clamp(1e-12, 1e12)
+    theta = theta.clone()
+    theta[:, cols] = th
+    return theta
