@@ -199,11 +199,11 @@ class SymbolicConfig(Section):
     lib: list[NonEmptyStr] | None = Field(None, min_length=1, description="primitive names to try per edge; null = all built-in primitives")
     custom: list[CustomPrimitiveConfig] = Field(default_factory=list, description="extra primitives: [{name, expr, complexity, domain}]")
     r2_min: float = Field(0.99, ge=0, le=1, description="minimum R² of an edge fit to accept a primitive, in [0, 1]")
-    complexity_weight: NonNegFloat = Field(0.01, description="score penalty per unit of complexity, >= 0")
+    complexity_weight: NonNegFloat = Field(0.3, description="score penalty per unit of complexity, in decades of 1-R², >= 0")
     top_k: int = Field(3, ge=1, description="candidates checked end to end per edge, >= 1")
     finetune_steps: NonNegInt = Field(50, description="training steps of the affine constants after fixing edges")
     snap: bool = Field(True, description="snap constants to simple values (integers, fractions) when harmless")
-    snap_tol: NonNegFloat = Field(1e-6, description="relative increase of test loss allowed by a snap, >= 0")
+    snap_tol: NonNegFloat = Field(1e-12, description="absolute slack in normalized train MSE allowed by a snap, on top of the AIC rule, >= 0")
     simplify_timeout_s: float = Field(10.0, gt=0, description="time limit of sympy simplification in seconds, > 0")
     precision: int = Field(4, ge=1, le=17, description="significant digits shown in printed formulas (display only)")
 

@@ -18,7 +18,7 @@ from . import __version__, rundir
 from .config import Config, config_to_yaml, resolve_data_path
 from .core.model import KAN, resolve_device
 from .data import Dataset, load_dataset
-from .errors import ConfigError, FitError
+from .errors import ConfigError, FitError, RunDirError
 from .search import search_architecture
 from .train import History, Progress, TrainData, fit as train_fit
 
@@ -168,9 +168,20 @@ def write_fit(
 ) -> None:
     rundir.write_text(run / "config.yaml", config_to_yaml(cfg))
     rundir.write_json(run / "dataset.json", ds.to_json())
+    rundir.save_arrays(run / "data.npz", X=ds.X, y=ds.y)
     rundir.save_model(run, model)
     rundir.write_csv_rows(run / "history.csv", history.columns(), history.rows)
     rundir.write_json(run / "events.json", history.events)
     if search:
         metrics = {**metrics, "architecture_search": search}
     rundir.write_json(run / "metrics.json", metrics)
+
+
+def load_run_data(run: Path) -> Dataset:
+    """The dataset of a run (values from ``data.npz``, split and normalization from ``dataset.json``)."""
+    meta = rundir.read_json(run, "dataset.json")
+    arrays = rundir.load_arrays(run / "data.npz")
+    try:
+        return Dataset.from_json(meta, arrays["X"], arrays["y"])
+    except Exception as exc:
+        raise RunDirError(f"{run / 'dataset.json'}: inconsistent with data.npz ({exc})", "re-run `kansci fit`") from exc

@@ -109,6 +109,27 @@ def save_tensors(path: str | Path, obj: Any) -> Path:
     return write_bytes(path, buf.getvalue())
 
 
+def save_arrays(path: str | Path, **arrays: Any) -> Path:
+    """Numeric arrays as ``.npz`` (no pickled objects)."""
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez(buf, **{k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()})
+    return write_bytes(path, buf.getvalue())
+
+
+def load_arrays(path: Path) -> dict[str, Any]:
+    import numpy as np
+
+    if not path.is_file():
+        raise RunDirError(f"{path}: missing", "re-run `kansci fit` to recreate the run directory")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception as exc:
+        raise RunDirError(f"{path}: unreadable ({type(exc).__name__})", "re-run `kansci fit`") from exc
+
+
 # ----------------------------------------------------------------------------------------------------- reading
 def read_json(run: Path, name: str) -> dict[str, Any]:
     path = Path(run) / name
@@ -159,9 +180,17 @@ def save_model(run: Path, model: KAN, name: str = "model") -> None:
 
 
 def _resolve_primitive(row: dict[str, Any]):
-    from .symbolic.primitives import primitive_from_spec
+    """A symbolic edge's primitive from its stored data: a built-in by name, or a custom one from its spec."""
+    from .symbolic.primitives import build_library, default_library
 
-    return primitive_from_spec(row)
+    lib = default_library()
+    name = row["primitive"]
+    if name in lib and row.get("expr", lib[name].expr) == lib[name].expr:
+        return lib[name]
+    spec = row.get("spec")
+    if not spec:
+        raise ValueError(f"symbolic edge uses unknown primitive {name!r} and stores no definition")
+    return build_library([], [spec])[name]
 
 
 def load_model(run: Path, name: str = "model", device: str | torch.device = "cpu") -> KAN:

@@ -168,7 +168,7 @@ class KANLayer(nn.Module):
         self.sym_params[i, j] = 0.0
 
     def symbolic_spec(self) -> list[dict[str, Any]]:
-        """Symbolic edges as plain data: ``[{"i", "j", "primitive", "expr", "complexity", "params"}]``."""
+        """Symbolic edges as plain data: ``[{"i", "j", "primitive", "expr", "spec", "params"}]``."""
         rows = []
         for (i, j), prim in sorted(self.symbolic.items()):
             rows.append(
@@ -177,6 +177,7 @@ class KANLayer(nn.Module):
                     "j": j,
                     "primitive": prim.name,
                     "expr": getattr(prim, "expr", None),
+                    "spec": prim.to_dict() if hasattr(prim, "to_dict") else None,
                     "params": [float(v) for v in self.sym_params[i, j]],
                 }
             )

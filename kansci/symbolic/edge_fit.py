@@ -25,6 +25,7 @@ NaN appears in any output.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -88,6 +89,7 @@ def fit_edges(
     polish_steps: int = 20,
     search_samples: int | None = 64,
     widen_below: float = 0.9,
+    top_k: int = 4,
 ) -> EdgeFits:
     """Fit ``y ≈ c·f(a·x+b)+d`` for every edge (row) and every primitive ``f`` of ``library``.
 
@@ -100,53 +102,53 @@ def fit_edges(
         search_samples: samples per edge used in the grid search (None = all); the polish uses all samples.
         widen_below: also widen the box when the best squared correlation found is below this (the optimum may
             lie far outside the box without the boundary showing it, e.g. a sine of high frequency).
+        top_k: number of local maxima of the coarse grid that are zoomed (the best after zooming wins).
 
     Returns:
         :class:`EdgeFits` with tensors on ``x``'s device and dtype.
     """
     prims = list(library.values()) if isinstance(library, Mapping) else list(library)
     x, y = _check_inputs(x, y)
-    if grid_size < 3 or zoom_rounds < 0 or widen_rounds < 0 or polish_steps < 0:
+    if grid_size < 3 or zoom_rounds < 0 or widen_rounds < 0 or polish_steps < 0 or top_k < 1:
         raise ValueError("grid_size >= 3 and non-negative round/step counts are required")
     E, N = x.shape
     P = len(prims)
+    if N == 0:
+        raise ValueError("fit_edges needs at least one sample per edge")
     if P == 0:
         empty = x.new_zeros(E, 0)
-        return EdgeFits([], x.new_zeros(E, 0, 4), empty, empty, torch.zeros(0, dtype=torch.long), empty.bool())
+        return EdgeFits([], x.new_zeros(E, 0, 4), empty, empty, torch.zeros(0, dtype=torch.long, device=x.device),
+                        empty.bool())
     ymean = y.mean(-1)  # (E,)
     ab = torch.zeros(E, P, 2, dtype=x.dtype, device=x.device)
     ab[..., 0] = 1.0
     found = torch.ones(E, P, dtype=torch.bool, device=x.device)
     kinds = [_kind(p) for p in prims]
-    if E and N:
+    if E:
         xs, ys = _subsample(x, y, search_samples)  # (E, Ns)
         for p, (prim, kind) in enumerate(zip(prims, kinds)):
             if kind not in ("linear", "constant"):
                 ab[:, p], found[:, p] = _search(prim, kind, xs, ys, a_range, b_range, grid_size, zoom_rounds,
-                                                widen_rounds, widen_below)
+                                                widen_rounds, widen_below, top_k)
     theta = torch.cat([ab, _closed_form(prims, ab, x, y)], -1)  # (E, P, 4)
     polish = [k not in ("linear", "constant") for k in kinds]
     theta = _polish(prims, kinds, theta, x, y, found & torch.tensor(polish, device=x.device), polish_steps)
     refit = torch.cat([theta[..., :2], _closed_form(prims, theta[..., :2], x, y)], -1)
-    sse, ok = _sse(prims, theta, x, y)
-    sse_refit, ok_refit = _sse(prims, refit, x, y)
-    take = ok_refit & (~ok | (sse_refit < sse))
-    theta, sse, ok = torch.where(take[..., None], refit, theta), torch.where(take, sse_refit, sse), ok | ok_refit
-    ok &= found
-    for p, kind in enumerate(kinds):
-        if kind == "constant":  # exact: c = 0, d = mean(y)
-            theta[:, p] = torch.stack([torch.ones_like(ymean), torch.zeros_like(ymean), torch.zeros_like(ymean),
-                                       ymean], -1)
-    fallback = torch.stack([torch.ones_like(ymean), torch.zeros_like(ymean), torch.zeros_like(ymean), ymean], -1)
-    theta = torch.where(ok[..., None], theta, fallback[:, None, :])
-    sst = ((y - ymean[:, None]) ** 2).sum(-1)[:, None]  # (E, 1)
-    sse = torch.where(ok, sse, sst.expand(E, P))
-    sse = torch.where(torch.tensor([k == "constant" for k in kinds], device=x.device), sst, sse)
+    sse, ok, _ = _sse(prims, theta, x, y)
+    sse_refit, ok_refit, _ = _sse(prims, refit, x, y)
+    take = ok_refit & (~ok | (sse_refit < sse))  # keep the closed-form (c, d) refit where it helps
+    theta, sse, ok = torch.where(take[..., None], refit, theta), torch.where(take, sse_refit, sse), (ok | ok_refit) & found
+    # invalid pairs and constant primitives get the exact constant fit (a, b, c, d) = (1, 0, 0, mean y)
+    fitted = ok & ~torch.tensor([k == "constant" for k in kinds], device=x.device)
+    ones, zeros = torch.ones_like(ymean), torch.zeros_like(ymean)
+    theta = torch.where(fitted[..., None], theta, torch.stack([ones, zeros, zeros, ymean], -1)[:, None, :])
+    sst = ((y - ymean[:, None]) ** 2).sum(-1, keepdim=True)  # (E, 1)
+    sse = torch.where(fitted, sse, sst)
     # SST at rounding level means constant data: R² = 1 for a fit as exact, 0 otherwise
     tiny = N * (16 * torch.finfo(x.dtype).eps * y.abs().amax(-1, keepdim=True)) ** 2  # (E, 1)
     flat = sst <= tiny
     r2 = torch.where(flat, (sse <= tiny).to(x.dtype), 1 - sse / torch.where(flat, 1.0, sst)).clamp(min=0.0)
-    rmse = torch.sqrt(sse / max(N, 1))
+    rmse = torch.sqrt(sse / N)
     complexity = torch.tensor([p.complexity for p in prims], dtype=torch.long, device=x.device)
     return EdgeFits([p.name for p in prims], theta, r2, rmse, complexity, ok)
 
@@ -192,8 +194,8 @@ def _axis(box: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def _search(prim: Primitive, kind: str, xs: torch.Tensor, ys: torch.Tensor, a_range: tuple[float, float],
-            b_range: tuple[float, float], G: int, zoom_rounds: int, widen_rounds: int, widen_below: float
-            ) -> tuple[torch.Tensor, torch.Tensor]:
+            b_range: tuple[float, float], G: int, zoom_rounds: int, widen_rounds: int, widen_below: float,
+            top_k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Coarse grid + zoom + widening for one primitive. xs, ys: (E, Ns). Returns (E, 2) best (a, b), (E,) found."""
     E, dt, dev = xs.shape[0], xs.dtype, xs.device
     free_a, free_b = kind in ("none", "shift"), kind in ("none", "scale")
@@ -209,24 +211,34 @@ def _search(prim: Primitive, kind: str, xs: torch.Tensor, ys: torch.Tensor, a_ra
         A = _axis(box[todo, 0], n_coarse) if free_a else torch.tensor([[-1.0, 1.0] if kind == "scale" else [1.0]],
                                                                     dtype=dt, device=dev).expand(m, -1)
         B = _axis(box[todo, 1], n_coarse) if free_b else torch.zeros(m, 1, dtype=dt, device=dev)
-        score, ia, ib = _score_grid(prim, xs[todo], yc[todo], A, B)
-        a, b = A.gather(1, ia[:, None])[:, 0], B.gather(1, ib[:, None])[:, 0]
-        on_a = ((ia == 0) | (ia == A.shape[1] - 1)) & free_a  # the coarse best touches the box boundary
-        on_b = ((ib == 0) | (ib == B.shape[1] - 1)) & free_b
-        step = (box[todo, :, 1] - box[todo, :, 0]) / (n_coarse - 1)  # (m, 2)
+        Na, Nb = A.shape[1], B.shape[1]
+        grid = _score_grid(prim, xs[todo], yc[todo], A, B)  # (m, Na*Nb)
+        top = grid.argmax(-1)
+        on_a = ((top // Nb == 0) | (top // Nb == Na - 1)) & free_a  # the coarse best touches the box boundary
+        on_b = ((top % Nb == 0) | (top % Nb == Nb - 1)) & free_b
+        idx = _peaks(grid.view(m, Na, Nb), top_k)  # (m, K) the best local maxima, each zoomed separately
+        K = idx.shape[1]
+        a, b = A.gather(1, idx // Nb).reshape(-1), B.gather(1, idx % Nb).reshape(-1)  # (m*K,)
+        score = grid.gather(1, idx).reshape(-1)
+        rows = todo.repeat_interleave(K)
+        step = ((box[todo, :, 1] - box[todo, :, 0]) / (n_coarse - 1)).repeat_interleave(K, 0)  # (m*K, 2)
         for _ in range(zoom_rounds):
             Az = _axis(torch.stack([a - step[:, 0], a + step[:, 0]], -1), n_zoom) if free_a else a[:, None]
             Bz = _axis(torch.stack([b - step[:, 1], b + step[:, 1]], -1), n_zoom) if free_b else b[:, None]
-            s, ja, jb = _score_grid(prim, xs[todo], yc[todo], Az, Bz)
+            s, j = _score_grid(prim, xs[rows], yc[rows], Az, Bz).max(-1)
             better = s > score
             score = torch.where(better, s, score)
-            a = torch.where(better, Az.gather(1, ja[:, None])[:, 0], a)
-            b = torch.where(better, Bz.gather(1, jb[:, None])[:, 0], b)
+            a = torch.where(better, Az.gather(1, (j // Bz.shape[1])[:, None])[:, 0], a)
+            b = torch.where(better, Bz.gather(1, (j % Bz.shape[1])[:, None])[:, 0], b)
             step = step * 2 / (n_zoom - 1)
-        improve = score > best_score[todo]
-        best_score[todo] = torch.where(improve, score, best_score[todo])
+        score, k = score.view(m, K).max(-1)
+        a, b = a.view(m, K).gather(1, k[:, None])[:, 0], b.view(m, K).gather(1, k[:, None])[:, 0]
+        prev = best_score[todo]
+        improve = score > prev
+        best_score[todo] = torch.where(improve, score, prev)
         best[todo] = torch.where(improve[:, None], torch.stack([a, b], -1), best[todo])
-        poor = score < widen_below
+        # a poor fit keeps widening only while widening pays (unexplained variance at least halves)
+        poor = (score < widen_below) & ((w == 0) | (1 - score < 0.5 * (1 - prev)))
         widen = (on_a | on_b | poor) & (score >= 0)
         if w == widen_rounds or not bool(widen.any()):
             break
@@ -241,17 +253,27 @@ def _search(prim: Primitive, kind: str, xs: torch.Tensor, ys: torch.Tensor, a_ra
     return best, best_score >= 0
 
 
+def _peaks(grid: torch.Tensor, k: int) -> torch.Tensor:
+    """Flat indices (m, k) of the k highest local maxima of scores (m, Na, Nb) (padded with the global best)."""
+    m = grid.shape[0]
+    pooled = torch.nn.functional.max_pool2d(grid[:, None], 3, stride=1, padding=1)[:, 0]  # 3x3 neighbourhood max
+    cand = torch.where((grid >= pooled) & (grid >= 0), grid, -2.0).view(m, -1)
+    val, idx = cand.topk(min(k, cand.shape[1]), dim=-1)
+    return torch.where(val > -2, idx, grid.view(m, -1).argmax(-1, keepdim=True))
+
+
 def _score_grid(prim: Primitive, xs: torch.Tensor, yc: torch.Tensor, A: torch.Tensor, B: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                ) -> torch.Tensor:
     """Score all (a, b) in A (m, Na) × B (m, Nb) on samples xs (m, Ns) against centred yc (m, Ns).
 
-    Returns the best score (m,) (squared correlation in [0, 1], -1 if nothing valid) and its indices into A and B.
+    Returns scores (m, Na*Nb) (index ia*Nb + ib): squared correlation in [0, 1], or -1 where invalid.
     """
     m, Ns = xs.shape
     Na, Nb = A.shape[1], B.shape[1]
     xlo, xhi = xs.amin(-1), xs.amax(-1)  # (m,)
     za, zb = A[:, :, None] * xlo[:, None, None] + B[:, None, :], A[:, :, None] * xhi[:, None, None] + B[:, None, :]
-    dom_ok = prim.interval_valid(torch.minimum(za, zb), torch.maximum(za, zb)).reshape(m, Na * Nb)
+    zlo, zhi = torch.minimum(za, zb), torch.maximum(za, zb)
+    dom_ok = (prim.interval_valid(zlo, zhi) & _spread(zlo, zhi)).reshape(m, Na * Nb)
     sst = (yc * yc).sum(-1)  # (m,)
     rhs = torch.stack([torch.ones_like(yc), yc], -1)  # (m, Ns, 2)
     scores = []
@@ -259,23 +281,38 @@ def _score_grid(prim: Primitive, xs: torch.Tensor, yc: torch.Tensor, A: torch.Te
     for i in range(0, m, per):  # chunks of edges bound the memory of the (m, Na, Nb, Ns) block
         sl = slice(i, i + per)
         z = torch.addcmul(B[sl, None, :, None], A[sl, :, None, None], xs[sl, None, None, :])  # (k, Na, Nb, Ns)
+        _clamp_(z, prim)  # out-of-domain candidates are masked by dom_ok; clamping avoids slow NaN arithmetic
         f = prim.raw(z).reshape(z.shape[0], Na * Nb, Ns)  # (k, C, Ns)
-        s2 = torch.linalg.vecdot(f, f)  # (k, C)
+        s2 = torch.einsum("kcn,kcn->kc", f, f)  # (k, C)
         s1, sy = (f @ rhs[sl]).unbind(-1)  # (k, C) each
         var = s2 - s1 * s1 / Ns
         ok = dom_ok[sl] & torch.isfinite(s2) & (var > 1e-10 * s2) & (sst[sl, None] > 0)
         r = sy / torch.sqrt(torch.where(ok, var, 1.0)) / torch.sqrt(torch.where(sst[sl, None] > 0, sst[sl, None], 1.0))
         scores.append(torch.where(ok, r * r, -1.0))
-    score, idx = torch.cat(scores).max(-1)
-    return score, idx // Nb, idx % Nb
+    return torch.cat(scores)
+
+
+def _spread(lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """The argument a·x+b must vary by more than rounding noise (sqrt(eps) relative); otherwise f(a·x+b) is only
+    its own linearization and c blows up (e.g. c·sin(1e-16·x) = x)."""
+    tol = torch.finfo(lo.dtype).eps ** 0.5
+    return (hi - lo) > tol * torch.maximum(torch.maximum(lo.abs(), hi.abs()), torch.ones_like(lo))
+
+
+def _clamp_(z: torch.Tensor, prim: Primitive) -> torch.Tensor:
+    """Clamp z into the primitive's domain interval in place (only where that interval is bounded)."""
+    lo, hi = prim.domain
+    if lo > -math.inf or hi < math.inf:
+        z.clamp_(lo, hi)
+    return z
 
 
 def _evaluate(prims: Sequence[Primitive], ab: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """f_p(a·x+b) for ab (E, P, 2) and x (E, N) → values (E, P, N) (0 where invalid) and validity (E, P)."""
     z = ab[..., :1] * x[:, None, :] + ab[..., 1:]  # (E, P, N)
     lo, hi = z.amin(-1), z.amax(-1)  # (E, P) hull of a·x+b
-    f = torch.stack([p.raw(z[:, i]) for i, p in enumerate(prims)], 1)
-    ok = torch.stack([p.interval_valid(lo[:, i], hi[:, i]) for i, p in enumerate(prims)], 1)
+    f = torch.stack([p.raw(_clamp_(z[:, i].clone(), p)) for i, p in enumerate(prims)], 1)
+    ok = torch.stack([p.interval_valid(lo[:, i], hi[:, i]) for i, p in enumerate(prims)], 1) & _spread(lo, hi)
     ok = ok & torch.isfinite(f).all(-1)
     return torch.where(ok[..., None], f, 0.0), ok
 
@@ -296,13 +333,13 @@ def _closed_form(prims: Sequence[Primitive], ab: torch.Tensor, x: torch.Tensor, 
 
 
 def _sse(prims: Sequence[Primitive], theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor
-         ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sum of squared residuals (E, P) of theta (E, P, 4) and validity (E, P); sse is +inf where invalid."""
+         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """SSE (E, P) of theta (E, P, 4) (+inf where invalid), validity (E, P) and f(a·x+b) (E, P, N), 0 where invalid."""
     f, ok = _evaluate(prims, theta[..., :2], x)
     r = theta[..., 2:3] * f + theta[..., 3:4] - y[:, None, :]
     sse = (r * r).sum(-1)
     ok = ok & torch.isfinite(sse)
-    return torch.where(ok, sse, torch.inf), ok
+    return torch.where(ok, sse, torch.inf), ok, f
 
 
 @functools.lru_cache(maxsize=None)
@@ -325,21 +362,23 @@ def _polish(prims: Sequence[Primitive], kinds: Sequence[str], theta: torch.Tenso
             active: torch.Tensor, steps: int) -> torch.Tensor:
     """Batched Levenberg–Marquardt on [a, b, c, d] (E, P, 4) where ``active`` (E, P); only improving steps kept.
 
-    A parameter made redundant by the primitive's symmetry stays fixed (a = ±1 for "scale", b = 0 for "shift")."""
+    A parameter made redundant by the primitive's symmetry stays fixed (a = ±1 for "scale", b = 0 for "shift").
+    A pair stops once a step gains less than 1e-12 of its SSE or the damping saturates."""
     cols = [i for i in range(len(prims)) if bool(active[:, i].any())]
     if not cols or steps == 0:
         return theta
     sub = [prims[i] for i in cols]
     free = torch.tensor([[kinds[i] != "scale", kinds[i] != "shift", True, True] for i in cols], dtype=x.dtype,
                         device=x.device)  # (P', 4) 1 = parameter is optimized
-    th, act = theta[:, cols], active[:, cols]  # (E, P', 4), (E, P')
-    sse, ok = _sse(sub, th, x, y)
-    act = act & ok
+    th = theta[:, cols]  # (E, P', 4)
+    sse, ok, f = _sse(sub, th, x, y)
+    act = active[:, cols] & ok  # (E, P')
     lam = torch.full_like(sse, 1e-3)
     eye = torch.eye(4, dtype=x.dtype, device=x.device)
     for _ in range(steps):
+        if not bool(act.any()):
+            break
         z = th[..., :1] * x[:, None, :] + th[..., 1:2]  # (E, P', N)
-        f = torch.stack([p.raw(z[:, i]) for i, p in enumerate(sub)], 1)
         fp = torch.stack([_derivative(p)(z[:, i]) for i, p in enumerate(sub)], 1)
         cfp = th[..., 2:3] * fp
         J = torch.stack([cfp * x[:, None, :], cfp, f, torch.ones_like(f)], -1) * free[:, None, :]  # (E, P', N, 4)
@@ -352,11 +391,14 @@ def _polish(prims: Sequence[Primitive], kinds: Sequence[str], theta: torch.Tenso
         L, info = torch.linalg.cholesky_ex(JtJ + damp[..., None] * eye)
         step = torch.cholesky_solve(g[..., None], L)[..., 0]
         new = th - torch.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
-        sse_new, ok_new = _sse(sub, new, x, y)
+        sse_new, ok_new, f_new = _sse(sub, new, x, y)
         accept = act & (info == 0) & torch.isfinite(step).all(-1) & ok_new & (sse_new < sse)
+        gain = torch.where(accept, sse - sse_new, 0.0)
         th = torch.where(accept[..., None], new, th)
-        sse = torch.where(accept, sse_new, sse)
+        f = torch.where(accept[..., None], f_new, f)
         lam = torch.where(accept, lam * 0.3, lam * 10).clamp(1e-12, 1e12)
+        act = act & ~(accept & (gain <= 1e-12 * sse)) & (lam < 1e10)
+        sse = torch.where(accept, sse_new, sse)
     theta = theta.clone()
     theta[:, cols] = th
     return theta

@@ -96,8 +96,18 @@ def _pow(base: _Node, exponent: sympy.Expr, exp_node: _Node) -> _Node:
             return lambda v: torch.reciprocal(base(v))
         if e == 2.0:
             return lambda v: torch.square(base(v))
-        power: int | float = int(e) if float(e).is_integer() else e
-        return lambda v: torch.pow(base(v), power)
+        if e.is_integer() and e < 0:  # reciprocal of a positive power: much faster than pow(x, -n) on CPU
+            n = int(-e)
+            return lambda v: torch.reciprocal(torch.pow(base(v), n))
+        if e.is_integer():
+            k = int(e)
+            return lambda v: torch.pow(base(v), k)
+        if (2 * e).is_integer() and abs(e) < 8:  # half-integer powers via sqrt (pow(x, 1.5) is slow on CPU)
+            h = int(2 * abs(e))
+            if e > 0:
+                return lambda v: torch.pow(torch.sqrt(base(v)), h)
+            return lambda v: torch.reciprocal(torch.pow(torch.sqrt(base(v)), h))
+        return lambda v: torch.pow(base(v), e)
     return lambda v: torch.pow(base(v), exp_node(v))
 
 

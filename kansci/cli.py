@@ -1,0 +1,359 @@
+"""The ``kansci`` command line (Typer). Thin: parse options -> build a config -> call the pipeline -> render.
+
+Exit codes: 0 ok, 1 runtime failure (FitError, internal error), 2 bad input or usage, 130 interrupted. Results go to
+stdout, progress and logs to stderr. No traceback is printed unless the global ``--debug`` flag is given.
+Config precedence everywhere: schema defaults < YAML file < ``--set a.b=v`` < explicit flags.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional, TypeVar
+
+import click
+import typer
+
+from kansci import __version__
+from kansci import cli_render as render
+from kansci.config import Config, config_to_yaml, default_config, line_of, load_config
+from kansci.errors import ConfigError, DataError, KansciError, RunDirError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(name="kansci", help="Symbolic regression with Kolmogorov-Arnold Networks: from a CSV to a formula.",
+                  add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
+dataset_app = typer.Typer(help="Make synthetic datasets.", no_args_is_help=True)
+lib_app = typer.Typer(help="The primitive library used by symbolify.", no_args_is_help=True)
+config_app = typer.Typer(help="Show and validate experiment configs.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+app.add_typer(lib_app, name="lib")
+app.add_typer(config_app, name="config")
+# `kansci bench feynman|speed` (benchmark issue): create `bench_app = typer.Typer(...)` in kansci/cli_bench.py, and
+# add it here with `app.add_typer(bench_app, name="bench")`; decorate its commands with `command(bench_app, ...)`.
+
+F = TypeVar("F", bound=Callable[..., Any])
+SetOpt = Annotated[Optional[list[str]], typer.Option(
+    "--set", metavar="KEY=VALUE", help="config override, e.g. --set train.steps=50 (repeatable)")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML experiment config")]
+RunArg = Annotated[str, typer.Argument(help="run directory, or 'latest' (newest run under --out)")]
+DEFAULT_RUNS = default_config().output.dir
+
+
+# ------------------------------------------------------------------------------------------------ error handling
+def _debug() -> bool:
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    return bool(isinstance(obj, dict) and obj.get("debug"))
+
+
+def command(group: typer.Typer, name: str) -> Callable[[F], F]:
+    """Register ``fn`` as ``group``'s command ``name``, mapping exceptions to messages and exit codes."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except (typer.Exit, click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+                raise
+            except KeyboardInterrupt:
+                render.err("error: interrupted")
+                raise typer.Exit(130) from None
+            except Exception as exc:  # noqa: BLE001 - the CLI boundary: every failure becomes a message + exit code
+                render.err(render.format_error(exc, debug=_debug()))
+                raise typer.Exit(exc.exit_code if isinstance(exc, KansciError) else 1) from None
+
+        group.command(name)(guarded)
+        return fn
+
+    return decorate
+
+
+def main() -> None:
+    """Console-script entry point (``kansci``)."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        render.err("error: interrupted")
+        raise SystemExit(130) from None
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        render.out(f"kansci {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks of errors")] = False,
+) -> None:
+    ctx.obj = {"debug": debug}
+
+
+# ------------------------------------------------------------------------------------------------ option parsing
+def _json_list(text: str | None, option: str, example: str) -> list[Any] | None:
+    """``2,5,1`` or ``[2,[5,2],1]`` -> list (parsed as JSON, never evaluated); None stays None."""
+    if text is None:
+        return None
+    body = text.strip()
+    try:
+        value = json.loads(body if body.startswith("[") else f"[{body}]")
+    except ValueError:
+        value = None
+    if not isinstance(value, list):
+        raise ConfigError(f"{option} {text!r}: not a comma-separated list", f"write e.g. {option} {example}")
+    return value
+
+
+def _names(text: str | None, option: str) -> list[str] | None:
+    """``a,b,c`` -> ["a", "b", "c"]; None stays None."""
+    if text is None:
+        return None
+    names = [s.strip() for s in text.split(",")]
+    if not all(names):
+        raise ConfigError(f"{option} {text!r}: empty name in the list", f"write e.g. {option} a,b,c")
+    return names
+
+
+def _width(text: str | None) -> str | list[Any] | None:
+    if text is not None and text.strip() == "auto":
+        return "auto"
+    return _json_list(text, "--width", "2,5,1 or '[2,[5,2],1]' or auto")
+
+
+def _check_library(cfg: Config) -> None:
+    """Unknown primitive names and bad custom primitives are config errors, found before any training."""
+    from kansci.symbolic.primitives import build_library
+
+    custom = [{k: v for k, v in c.model_dump().items() if v is not None} for c in cfg.symbolic.custom]
+    try:
+        build_library(cfg.symbolic.lib, custom)
+    except KansciError as exc:
+        key = "symbolic.custom" if exc.message.startswith("custom primitive") else "symbolic.lib"
+        raise ConfigError(f"{line_of(cfg, key)}: {key}: {exc.message}", exc.hint) from None
+
+
+def _check_data(cfg: Config) -> None:
+    """The data file exists, parses and has the configured columns (for ``config validate``)."""
+    from kansci import pipeline
+
+    if cfg.data.path is None:
+        return
+    try:
+        pipeline.load_data(cfg)
+    except DataError as exc:
+        key = "data.target" if cfg.data.target and repr(cfg.data.target) in exc.message else "data.path"
+        raise ConfigError(f"{line_of(cfg, key)}: {key}: {exc.message}", exc.hint) from None
+
+
+def _file_overrides(path: Path) -> list[str]:
+    """The keys a YAML config file sets, as ``key=value`` overrides (values taken after validation)."""
+    import yaml
+
+    cfg = load_config(path)                               # reports the file's own errors with line numbers
+    values = cfg.model_dump(mode="json")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    found: list[str] = []
+
+    def walk(node: Any, val: Any, prefix: str) -> None:
+        for key, sub in node.items():
+            dotted = f"{prefix}{key}"
+            if isinstance(sub, dict):
+                walk(sub, val[key], dotted + ".")
+            elif sub is not None or not isinstance(val[key], dict):      # "train:" alone sets nothing
+                found.append(f"{dotted}={json.dumps(val[key])}")
+
+    walk(raw, values, "")
+    return found
+
+
+def _run_config(run: Path, config: Path | None, sets: list[str] | None, flags: dict[str, Any]) -> Config:
+    """Config for a step on an existing run: the run's config.yaml < ``--config`` file < ``--set`` < flags."""
+    base = run / "config.yaml"
+    if not base.is_file():
+        raise RunDirError(f"{base}: missing", f"is {run} a complete kansci run directory? re-run `kansci fit`")
+    layered = _file_overrides(config) if config is not None else []
+    return load_config(base, overrides=[*layered, *(sets or [])], flags=flags, extra_validators=[_check_library])
+
+
+# ------------------------------------------------------------------------------------------------ commands
+@command(app, "fit")
+def fit(
+    data: Annotated[Optional[Path], typer.Argument(help="CSV file with a header row (or set data.path)")] = None,
+    target: Annotated[Optional[str], typer.Option(help="target column (default: the last column)")] = None,
+    inputs: Annotated[Optional[str], typer.Option(help="input columns a,b,c (default: all others)")] = None,
+    width: Annotated[Optional[str], typer.Option(help="layer widths: 2,5,1 or '[2,[5,2],1]' or auto")] = None,
+    grids: Annotated[Optional[str], typer.Option(help="grid-extension schedule, e.g. 3,5,10")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="optimizer steps per grid stage")] = None,
+    lamb: Annotated[Optional[float], typer.Option(help="sparsity regularization strength")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="run seed")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda")] = None,
+    out: Annotated[Optional[Path], typer.Option(help=f"folder for run directories (default: {DEFAULT_RUNS}/)")] = None,
+    name: Annotated[Optional[str], typer.Option(help="run name (default: the data file's stem)")] = None,
+    test_frac: Annotated[Optional[float], typer.Option(help="fraction of rows held out for testing")] = None,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+) -> None:
+    """Train a KAN on a CSV and write a run directory."""
+    from kansci import pipeline
+
+    flags = {"data.path": data, "data.target": target, "data.inputs": _names(inputs, "--inputs"),
+             "model.width": _width(width), "train.grids": _json_list(grids, "--grids", "3,5,10"),
+             "train.steps": steps, "train.lamb": lamb, "seed": seed, "model.device": device, "output.dir": out,
+             "output.name": name, "data.test_frac": test_frac}
+    cfg = load_config(config, overrides=sets or [], flags=flags, extra_validators=[_check_library])
+    with render.FitProgress() as progress:
+        result = pipeline.fit_run(cfg, progress=progress, log=progress.log)
+    render.print_fit(result.run, result.metrics)
+
+
+@command(app, "show")
+def show(run: RunArg, out: Annotated[Optional[Path], typer.Option(help="where 'latest' looks")] = None) -> None:
+    """Print a run's summary: config highlights, width, metrics, formula."""
+    from kansci.rundir import resolve_run
+
+    path = resolve_run(run, out or DEFAULT_RUNS)
+    render.print_run_summary(path, _run_config(path, None, None, {}))
+
+
+@command(app, "symbolify")
+def symbolify(
+    run: RunArg,
+    lib: Annotated[Optional[str], typer.Option(help="primitives to try, e.g. sin,cos,x^2 (see `kansci lib list`)")] = None,
+    r2_min: Annotated[Optional[float], typer.Option(help="minimum R² of an edge fit")] = None,
+    complexity_weight: Annotated[Optional[float], typer.Option(help="score penalty per unit of complexity")] = None,
+    prune: Annotated[Optional[bool], typer.Option("--prune/--no-prune", help="prune before symbolic fitting")] = None,
+    node_th: Annotated[Optional[float], typer.Option(help="node attribution threshold for pruning")] = None,
+    edge_th: Annotated[Optional[float], typer.Option(help="edge attribution threshold for pruning")] = None,
+    precision: Annotated[Optional[int], typer.Option(help="significant digits shown (display only)")] = None,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    out: Annotated[Optional[Path], typer.Option(help="where 'latest' looks")] = None,
+) -> None:
+    """Turn a trained run into a closed-form formula (writes RUN/symbolic/)."""
+    from kansci import pipeline
+    from kansci.rundir import resolve_run
+
+    path = resolve_run(run, out or DEFAULT_RUNS)
+    flags = {"symbolic.lib": _names(lib, "--lib"), "symbolic.r2_min": r2_min,
+             "symbolic.complexity_weight": complexity_weight, "prune.enabled": prune, "prune.node_th": node_th,
+             "prune.edge_th": edge_th, "symbolic.precision": precision}
+    cfg = _run_config(path, config, sets, flags)
+    result = pipeline.symbolify_run(path, cfg, log=render.err)
+    render.print_symbolify(result.formula.text, result.metrics, result.files)
+
+
+def _plot(run: Path, cfg: Config, out: Path | None) -> list[Path]:
+    figures = importlib.import_module("kansci.figures")
+    return list(figures.plot_run(run, what=list(cfg.plot.what), formats=list(cfg.plot.format), dpi=cfg.plot.dpi,
+                                 out=out, log=render.err))
+
+
+@command(app, "plot")
+def plot(
+    run: RunArg,
+    what: Annotated[Optional[str], typer.Option(help="figures: network,edges,loss,parity,pareto")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="file formats: png,svg,pdf")] = None,
+    dpi: Annotated[Optional[int], typer.Option(help="resolution of raster figures")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="folder for the figures (default: RUN/figures)")] = None,
+    runs: Annotated[Optional[Path], typer.Option(help="where 'latest' looks")] = None,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+) -> None:
+    """Draw a run's figures and print every path written."""
+    from kansci.rundir import resolve_run
+
+    path = resolve_run(run, runs or DEFAULT_RUNS)
+    flags = {"plot.what": _names(what, "--what"), "plot.format": _names(fmt, "--format"), "plot.dpi": dpi}
+    for written in _plot(path, _run_config(path, config, sets, flags), out):
+        render.out(str(written))
+
+
+@command(app, "run")
+def run_all(
+    config: Annotated[Path, typer.Argument(help="YAML experiment config (data.path relative to the file)")],
+    sets: SetOpt = None,
+    out: Annotated[Optional[Path], typer.Option(help="folder for run directories")] = None,
+    name: Annotated[Optional[str], typer.Option(help="run name")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="run seed")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda")] = None,
+) -> None:
+    """fit -> symbolify -> plot with one config; prints the formula, the metrics and the run path."""
+    from kansci import pipeline
+
+    flags = {"output.dir": out, "output.name": name, "seed": seed, "model.device": device}
+    cfg = load_config(config, overrides=sets or [], flags=flags, extra_validators=[_check_library])
+    with render.FitProgress() as progress:
+        fitted = pipeline.fit_run(cfg, progress=progress, log=progress.log)
+    render.print_fit(fitted.run, fitted.metrics)
+    result = pipeline.symbolify_run(fitted.run, cfg, log=render.err)
+    render.print_symbolify(result.formula.text, result.metrics)
+    written = _plot(fitted.run, cfg, None)
+    render.out(f"figures: {len(written)} file(s) in {fitted.run / 'figures'}")
+    render.out(f"run: {fitted.run}")
+
+
+@command(dataset_app, "make")
+def dataset_make(
+    formula: Annotated[Optional[str], typer.Argument(help="formula, e.g. 'exp(sin(pi*x) + y**2)'")] = None,
+    var: Annotated[Optional[list[str]], typer.Option(help="variable range name=low:high (repeatable)")] = None,
+    n: Annotated[int, typer.Option("-n", "--n-samples", help="number of rows")] = 2000,
+    noise: Annotated[float, typer.Option(help="Gaussian noise, std = noise × RMS(y)")] = 0.0,
+    seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
+    target: Annotated[Optional[str], typer.Option(help="target column name (default: y, or f if y is an input)")] = None,
+    feynman: Annotated[Optional[str], typer.Option(help="a Feynman equation id, e.g. I.6.2a, instead of FORMULA")] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="CSV file to write")] = ...,  # type: ignore[assignment]
+) -> None:
+    """Sample a dataset from a formula (parsed safely, never evaluated) or a Feynman equation; write a CSV."""
+    from kansci import datasets
+
+    if (formula is None) == (feynman is None):
+        raise click.UsageError("give either FORMULA or --feynman ID (exactly one)")
+    if feynman is not None:
+        if var or target:
+            raise click.UsageError("--feynman takes its variables, ranges and target from the Feynman table; "
+                                   "drop --var and --target")
+        data = datasets.feynman_dataset(feynman, n, noise=noise, seed=seed)
+    else:
+        ranges = [datasets.parse_var_spec(v) for v in var or []]
+        default = "f" if any(r[0] == "y" for r in ranges) else "y"
+        data = datasets.make_dataset(formula or "", ranges, n, noise=noise, seed=seed, target=target or default)
+    datasets.write_csv(output, data.names, data.X, data.y, data.target)
+    render.out(f"wrote {output}: {len(data.y)} rows, columns {', '.join([*data.names, data.target])}")
+    render.out(f"{data.target} = {data.expr}")
+
+
+@command(lib_app, "list")
+def lib_list(config: Annotated[Optional[Path], typer.Option(
+        help="list the library this config selects (symbolic.lib + symbolic.custom)")] = None) -> None:
+    """Print the primitive library: name, expression, complexity, domain."""
+    from kansci.symbolic.primitives import build_library, default_library, format_library
+
+    if config is None:
+        lib = default_library()
+    else:
+        cfg = load_config(config, extra_validators=[_check_library])
+        lib = build_library(cfg.symbolic.lib, [{k: v for k, v in c.model_dump().items() if v is not None}
+                                                for c in cfg.symbolic.custom])
+    for line in render.table_lines(["name", "expression", "complexity", "domain"], format_library(lib)):
+        render.out(line)
+
+
+@command(config_app, "show")
+def config_show(file: Annotated[Optional[Path], typer.Argument(help="YAML config (default: all defaults)")] = None,
+                sets: SetOpt = None) -> None:
+    """Print the fully resolved config as YAML."""
+    render.out(config_to_yaml(load_config(file, overrides=sets or [])).rstrip())
+
+
+@command(config_app, "validate")
+def config_validate(file: Annotated[Path, typer.Argument(help="YAML config to check")]) -> None:
+    """Check a config: keys, types, ranges, primitives, and the data file with its columns. Prints ok."""
+    load_config(file, extra_validators=[_check_library, _check_data])
+    render.out("ok")

@@ -1,0 +1,196 @@
+"""Terminal rendering for the CLI: progress on stderr, results on stdout, error lines.
+
+Nothing here computes anything; it formats what :mod:`kansci.pipeline` returns or a run directory holds. Streams are
+looked up at call time (``sys.stdout``/``sys.stderr``), so test runners that swap them capture everything.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Mapping, Sequence
+
+from kansci.errors import KansciError
+
+__all__ = ["out", "err", "format_error", "FitProgress", "metrics_lines", "print_fit", "print_symbolify",
+           "print_run_summary", "table_lines"]
+
+
+def out(text: str = "") -> None:
+    """A line of results on stdout."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def err(text: str = "") -> None:
+    """A line of progress or diagnostics on stderr."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def format_error(exc: BaseException, *, debug: bool = False) -> str:
+    """The text printed on stderr for a failed command (without a trailing newline).
+
+    A :class:`KansciError` gives ``error: <message> (hint: <hint>)``; a multi-line message (several config errors) is
+    printed as is, with the hint on its own line. Anything else is an internal error. With ``debug`` the traceback
+    comes first.
+    """
+    lines = ["".join(traceback.format_exception(exc)).rstrip()] if debug else []
+    if isinstance(exc, KansciError):
+        if "\n" in exc.message:
+            lines.append(f"error: {exc.message}")
+            if exc.hint:
+                lines.append(f"hint: {exc.hint}")
+        else:
+            lines.append(f"error: {exc.one_line()}")
+    else:
+        text = " ".join(str(exc).split()) or "(no message)"
+        lines.append(f"error: internal error: {type(exc).__name__}: {text}")
+        if not debug:
+            lines.append("hint: rerun with `kansci --debug ...` for a traceback, and report it")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------------ progress
+class FitProgress:
+    """Training progress on stderr: a rich bar when stderr is a terminal, else one plain line per callback.
+
+    Use as a context manager; pass the instance as ``progress=`` (it is called with a
+    :class:`kansci.train.Progress`) and its :meth:`log` as ``log=``.
+    """
+
+    def __init__(self, *, rich: bool | None = None) -> None:
+        self._rich = sys.stderr.isatty() if rich is None else rich
+        self._bar: Any = None
+        self._task: Any = None
+        self._last_step = -1
+
+    def __enter__(self) -> FitProgress:
+        if self._rich:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("train {task.fields[train]} val {task.fields[val]}"), TimeElapsedColumn(),
+                console=Console(file=sys.stderr), transient=True,
+            )
+            self._bar.start()
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def __call__(self, p: Any) -> None:
+        """``p``: a :class:`kansci.train.Progress` (step, total_steps, grid, train_loss, val_loss, phase)."""
+        train, val = f"{p.train_loss:.3e}", f"{p.val_loss:.3e}"
+        if self._bar is None:
+            err(f"step {p.step}/{p.total_steps}  grid {p.grid}  train loss {train}  val loss {val}")
+            return
+        desc = f"grid {p.grid:>3}"
+        if self._task is None or p.step < self._last_step:        # a new architecture candidate starts over
+            if self._task is not None:
+                self._bar.remove_task(self._task)
+            self._task = self._bar.add_task(desc, total=p.total_steps, train=train, val=val)
+        self._bar.update(self._task, completed=p.step, total=p.total_steps, description=desc, train=train, val=val)
+        self._last_step = p.step
+
+    def log(self, message: str) -> None:
+        """A log line on stderr (printed above the bar when one is shown)."""
+        if self._bar is not None:
+            self._bar.console.print(message, markup=False, highlight=False)
+        else:
+            err(message)
+
+
+# ------------------------------------------------------------------------------------------------------ results
+def _num(v: Any, fmt: str) -> str:
+    return format(v, fmt) if isinstance(v, (int, float)) and not isinstance(v, bool) else "n/a"
+
+
+def metrics_lines(m: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """``train``/``test`` RMSE and R² rows from a metrics dict with keys ``{prefix}train_rmse`` etc."""
+    rows = []
+    for part in ("train", "test"):
+        rmse, r2 = m.get(f"{prefix}{part}_rmse"), m.get(f"{prefix}{part}_r2")
+        if rmse is not None or r2 is not None:
+            rows.append(f"  {part:<5} RMSE {_num(rmse, '.4e')}  R² {_num(r2, '.10f')}")
+    return rows
+
+
+def print_fit(run: Path, metrics: Mapping[str, Any]) -> None:
+    out(f"run: {run}")
+    out(f"width: {json.dumps(metrics.get('width'))}  steps: {metrics.get('steps')}  "
+        f"device: {metrics.get('device')}  time: {_num(metrics.get('wall_s'), '.1f')} s")
+    out("model vs data:")
+    for line in metrics_lines(metrics):
+        out(line)
+
+
+def print_symbolify(formula_text: str, metrics: Mapping[str, Any], files: Sequence[Path] = ()) -> None:
+    out(f"formula: {formula_text}")
+    out("formula vs data:")
+    for line in metrics_lines(metrics, "formula_"):
+        out(line)
+    if "formula_vs_model_rmse" in metrics or "formula_vs_model_max_abs" in metrics:
+        out(f"formula vs model: RMSE {_num(metrics.get('formula_vs_model_rmse'), '.4e')}  "
+            f"max |diff| {_num(metrics.get('formula_vs_model_max_abs'), '.4e')}")
+    if files:
+        out("files:")
+        for f in files:
+            out(f"  {f}")
+
+
+def table_lines(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """A plain left-aligned text table (no box drawing, so it pipes and greps well)."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def print_run_summary(run: Path, cfg: Any) -> None:
+    """The ``kansci show`` summary of a run directory. ``cfg`` is the run's resolved :class:`~kansci.config.Config`."""
+    from kansci import rundir
+
+    metrics = rundir.read_json(run, "metrics.json")
+    data = _read_json(run / "dataset.json") or {}
+    model = _read_json(run / "model.json") or {}
+    out(f"run: {run}")
+    out(f"status: {metrics.get('status', 'unknown')}")
+    split = data.get("split") or {}
+    if data:
+        out(f"data: {data.get('source')} ({data.get('n_rows')} rows: {len(split.get('train', []))} train, "
+            f"{len(split.get('test', []))} test; normalize {cfg.data.normalize})")
+        out(f"columns: {', '.join(data.get('inputs', []))} -> {data.get('target')}")
+    width = metrics.get("width", model.get("width"))
+    out(f"model: width {json.dumps(width)}, k {cfg.model.k}, grid {model.get('grid')}, {cfg.model.dtype}, "
+        f"device {metrics.get('device', cfg.model.device)}")
+    t = cfg.train
+    out(f"train: {t.optimizer}, {t.steps} steps per grid in {json.dumps(t.grids)}, lamb {t.lamb:g}, "
+        f"seed {cfg.seed}; ran {metrics.get('steps')} steps in {_num(metrics.get('wall_s'), '.1f')} s")
+    search = metrics.get("architecture_search") or []
+    if search:
+        out("architecture search:")
+        for row in table_lines(["width", "val R²"], [[json.dumps(r.get("width")), _num(r.get("val_r2"), ".10f")]
+                                                       for r in search]):
+            out(f"  {row}")
+    out("model vs data:")
+    for line in metrics_lines(metrics):
+        out(line)
+    formula = run / "symbolic" / "formula.txt"
+    if formula.is_file():
+        sym = _read_json(run / "symbolic" / "metrics.json") or {}
+        print_symbolify(formula.read_text(encoding="utf-8").strip(), sym)
+    else:
+        out(f"formula: none yet (run `kansci symbolify {run}`)")

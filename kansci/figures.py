@@ -1,0 +1,277 @@
+"""The glue from a run directory to figure files: ``kansci plot RUN``.
+
+:func:`build_figures` reads a run directory (model, data, history, events, and the symbolic results when present),
+runs one inspect pass on a seeded subsample of the TRAINING rows (normalized units, as the model sees them), and
+hands plain arrays to :mod:`kansci.plots`; it returns matplotlib Figures and writes nothing. :func:`plot_run` renders
+them to ``<out or RUN/figures>/<what>.<fmt>`` through :mod:`kansci.rundir` and returns the paths.
+
+Edge curves always come from the numeric model (``model.json``): ``x`` = the edge's input, ``y`` = its output on
+the subsample. When ``symbolic/`` exists, the shown edges are the symbolic model's active edges (edges pruned during
+symbolify are hidden), and each carries its primitive ``c*f(a*x+b)+d`` evaluated at the same ``x`` by the symbolic
+model's layer, with the edge R² from ``symbolic/formula.json``. Opacity is the numeric model's attribution score
+divided by the largest score. Figures that need symbolic results are skipped (with a log line) when there are none.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from kansci import plots, rundir
+from kansci.core.model import KAN
+from kansci.data import Dataset
+from kansci.errors import ConfigError, RunDirError
+from kansci.pipeline import load_run_data, predict
+from kansci.prune import attribution
+
+ALL: tuple[str, ...] = ("network", "edges", "loss", "parity", "pareto")
+FORMATS: tuple[str, ...] = plots.FORMATS
+MARKED_EVENTS = ("grid", "prune")  # history events drawn as vertical lines on the loss figure
+NO_SYMBOLIC = "run has no symbolic results (run `kansci symbolify` first)"
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _choices(values: Sequence[str] | str, valid: Sequence[str], what: str) -> list[str]:
+    """Validated, de-duplicated ``values`` in the order of ``valid``; items may be comma-separated lists."""
+    items = [values] if isinstance(values, str) else list(values)
+    picked: set[str] = set()
+    for item in items:
+        for part in str(item).split(","):
+            name = part.strip().lower().lstrip(".")
+            if not name:
+                continue
+            if name not in valid:
+                raise ConfigError(f"unknown {what} '{part.strip()}'", f"use one or more of: {', '.join(valid)}")
+            picked.add(name)
+    if not picked:
+        raise ConfigError(f"no {what} given", f"use one or more of: {', '.join(valid)}")
+    return [v for v in valid if v in picked]
+
+
+def check_what(what: Sequence[str] | str) -> list[str]:
+    """Figure kinds in canonical order (network, edges, loss, parity, pareto); ConfigError on unknown names."""
+    return _choices(what, ALL, "figure kind")
+
+
+def check_formats(formats: Sequence[str] | str) -> list[str]:
+    """File formats in canonical order (png, svg, pdf); ConfigError on unknown names."""
+    return _choices(formats, FORMATS, "figure format")
+
+
+@dataclass
+class RunContents:
+    """What the figures need from a run directory. ``sym_model``/``formula`` are None without symbolic results."""
+
+    run: Path
+    model: KAN
+    dataset: Dataset
+    sym_model: KAN | None = None
+    formula: dict[str, Any] | None = None
+
+
+def load_contents(run: Path) -> RunContents:
+    """Load model, data and (when ``symbolic/model.json`` exists) the symbolic model and ``formula.json``."""
+    run = rundir.resolve_run(run)
+    model = rundir.load_model(run)
+    ds = load_run_data(run)
+    if model.n_in != ds.n_inputs:
+        raise RunDirError(f"{run / 'model.json'}: model has {model.n_in} inputs but dataset.json lists "
+                          f"{ds.n_inputs}", "model.json and dataset.json come from different runs; re-run `kansci fit`")
+    contents = RunContents(run, model, ds)
+    if (run / "symbolic" / "model.json").is_file():
+        contents.sym_model = rundir.load_model(run / "symbolic")
+        contents.formula = rundir.read_json(run / "symbolic", "formula.json")
+        if contents.sym_model.width != model.width:
+            raise RunDirError(f"{run / 'symbolic' / 'model.json'}: width {contents.sym_model.width_spec()} differs "
+                              f"from model.json {model.width_spec()}", "re-run `kansci symbolify`")
+    return contents
+
+
+def sample_rows(n: int, max_points: int, seed: int) -> np.ndarray:
+    """Sorted indices (min(n, max_points),) drawn without replacement with ``default_rng(seed)``."""
+    if n <= max_points:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))
+
+
+def _formula_edges(formula: dict[str, Any] | None, where: Path) -> dict[tuple[int, int, int], dict[str, Any]]:
+    """``formula.json`` edges keyed by (layer, i, j)."""
+    rows = (formula or {}).get("edges", [])
+    try:
+        return {(int(r["layer"]), int(r["i"]), int(r["j"])): r for r in rows}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunDirError(f"{where}: malformed 'edges' entry ({type(exc).__name__}: {exc})",
+                          "re-run `kansci symbolify`") from None
+
+
+def network_view(c: RunContents, *, max_points: int = 400, seed: int = 0) -> plots.NetworkView:
+    """Inspect pass on a seeded subsample of training rows -> the NetworkView drawn by network and edges figures."""
+    rows = sample_rows(len(c.dataset.train_idx), max_points, seed)
+    x = torch.as_tensor(c.dataset.X_train_norm[rows], dtype=c.model.dtype, device=c.model.device)  # (n, n_in)
+    acts = c.model.inspect(x)
+    scores = attribution(c.model, x).edges  # per layer (in, out)
+    top = max((float(s.max()) for s in scores), default=0.0)
+    shown = c.sym_model if c.sym_model is not None else c.model  # its masks decide which edges are drawn
+    fits = _formula_edges(c.formula, c.run / "symbolic" / "formula.json")
+    edges: list[plots.EdgeCurve] = []
+    for l, layer in enumerate(shown.layers):
+        xin = acts[l]["inputs"]  # (n, in_l)
+        fit = layer.edge_values(xin) if layer.symbolic else None  # (n, in_l, out_l) at the numeric model's inputs
+        for i, j in torch.nonzero(layer.mask > 0).tolist():
+            s = float(scores[l][i, j]) / top if top > 0 and math.isfinite(top) else 0.0
+            e = plots.EdgeCurve(l, i, j, _np(xin[:, i]), _np(acts[l]["edges"][:, i, j]), score=s)
+            prim = layer.symbolic.get((i, j))
+            if prim is not None:
+                row = fits.get((l, i, j), {})
+                e.symbolic = prim.name
+                e.fit_y = _np(fit[:, i, j])
+                e.fit_label = str(row.get("label") or prim.name)
+                e.r2 = float(row["r2"]) if row.get("r2") is not None else None
+            edges.append(e)
+    shapes = [plots.LayerShape(s, m, shown.mult_arity) for s, m in shown.width]
+    return plots.NetworkView(shapes, edges, list(c.dataset.input_names), [c.dataset.target_name],
+                             node_active=node_activity(shown))
+
+
+def node_activity(model: KAN) -> list[np.ndarray]:
+    """Per node layer a bool (n_nodes,) mask: inputs with an outgoing edge, hidden nodes with edges in and out."""
+    out = [(model.layers[0].mask > 0).any(dim=1).cpu().numpy()]
+    for l in range(1, len(model.layers)):
+        n_sum, n_mult = model.width[l]
+        incoming = (model.layers[l - 1].mask > 0).any(dim=0).cpu().numpy()  # (subnodes,)
+        fed = np.concatenate([incoming[:n_sum], incoming[n_sum:].reshape(n_mult, model.mult_arity).all(axis=1)])
+        out.append(fed & (model.layers[l].mask > 0).any(dim=1).cpu().numpy())
+    out.append(np.ones(model.n_out, dtype=bool))
+    return out
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().double().cpu().numpy().copy()
+
+
+def read_history(run: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``history.csv`` -> (step, train_loss, val_loss), each (n,) float; empty cells are nan."""
+    path = run / "history.csv"
+    if not path.is_file():
+        raise RunDirError(f"{path}: missing", f"is {run} a complete kansci run directory? re-run `kansci fit`")
+    cols = ("step", "train_loss", "val_loss")
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = [k for k in cols if k not in (reader.fieldnames or [])]
+            if missing:
+                raise RunDirError(f"{path}: no column {missing[0]!r}", "the file is corrupt; re-run `kansci fit`")
+            data = [[float(r[k]) if r[k] not in (None, "") else math.nan for k in cols] for r in reader]
+    except (ValueError, UnicodeDecodeError, csv.Error) as exc:
+        raise RunDirError(f"{path}: unreadable ({exc})", "the file is corrupt; re-run `kansci fit`") from None
+    arr = np.asarray(data, dtype=float).reshape(-1, 3)
+    return arr[:, 0], arr[:, 1], arr[:, 2]
+
+
+def read_markers(run: Path) -> list[tuple[int, str]]:
+    """(step, label) of grid extensions and prunes from ``events.json`` (the initial grid at step 0 is left out)."""
+    if not (run / "events.json").is_file():
+        return []
+    events = rundir.read_json(run, "events.json")
+    try:
+        marks = [(int(e["step"]), f"{e['event']} {e.get('detail') or ''}".strip()) for e in events
+                 if e["event"] in MARKED_EVENTS and not (e["event"] == "grid" and int(e["step"]) <= 0)]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunDirError(f"{run / 'events.json'}: malformed event ({type(exc).__name__}: {exc})",
+                          "the file is corrupt; re-run `kansci fit`") from None
+    return marks
+
+
+def _pareto(c: RunContents) -> tuple[np.ndarray, np.ndarray, list[str], int]:
+    """``formula.json`` pareto list -> (complexity (n,), loss (n,), texts, chosen index)."""
+    where = c.run / "symbolic" / "formula.json"
+    try:
+        rows = list((c.formula or {})["pareto"])
+        cx = np.asarray([float(r["complexity"]) for r in rows], dtype=float)
+        loss = np.asarray([float(r["loss"]) if r["loss"] is not None else math.nan for r in rows], dtype=float)
+        texts = [str(r["text"]) for r in rows]
+        chosen = [k for k, r in enumerate(rows) if r.get("chosen")]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunDirError(f"{where}: malformed 'pareto' ({type(exc).__name__}: {exc})",
+                          "re-run `kansci symbolify`") from None
+    if rows and len(chosen) != 1:
+        raise RunDirError(f"{where}: 'pareto' marks {len(chosen)} candidates as chosen, expected 1",
+                          "re-run `kansci symbolify`")
+    return cx, loss, texts, chosen[0] if rows else -1
+
+
+def build_figures(run: Path, what: Sequence[str] | str = ALL, *, log: Callable[[str], None] = _quiet,
+                  max_points: int = 400, seed: int = 0) -> dict[str, Figure]:
+    """The requested figures of ``run`` keyed by kind, in canonical order; kinds that cannot be drawn are left out
+    and reported through ``log``. Reads the run directory, writes nothing.
+
+    Raises:
+        ConfigError: unknown kind or ``max_points < 2``. RunDirError: missing or corrupt run directory.
+    """
+    kinds = check_what(what)
+    if not (isinstance(max_points, int) and max_points >= 2):
+        raise ConfigError(f"max_points={max_points!r} must be an integer >= 2", "use e.g. 400")
+    c = load_contents(Path(run))
+    sym = c.sym_model is not None
+    if not sym and any(k in kinds for k in ("network", "edges", "parity")):
+        log(f"no symbolic overlays: {NO_SYMBOLIC}")
+    figs: dict[str, Figure] = {}
+    if "network" in kinds or "edges" in kinds:
+        view = network_view(c, max_points=max_points, seed=seed)
+        if "network" in kinds:
+            text = (c.formula or {}).get("text")
+            title = plots.short(f"{c.dataset.target_name} = {text}", 110) if sym and text else c.run.name
+            figs["network"] = plots.network_figure(view, title=title)
+        if "edges" in kinds:
+            figs["edges"] = plots.edges_figure(view)
+    if "loss" in kinds:
+        steps, train, val = read_history(c.run)
+        if steps.size:
+            figs["loss"] = plots.loss_figure(steps, train, val, read_markers(c.run))
+        else:
+            log(f"skipped loss: {c.run / 'history.csv'} has no rows")
+    if "parity" in kinds:
+        X, y = c.dataset.X_test, c.dataset.y_test
+        preds = {"KAN": predict(c.model, c.dataset, X)}
+        if c.sym_model is not None:
+            preds["formula"] = predict(c.sym_model, c.dataset, X)
+        figs["parity"] = plots.parity_figure(y, preds, target_name=c.dataset.target_name)
+    if "pareto" in kinds:
+        if not sym:
+            log(f"skipped pareto: {NO_SYMBOLIC}")
+        else:
+            cx, loss, texts, chosen = _pareto(c)
+            if texts:
+                figs["pareto"] = plots.pareto_figure(cx, loss, texts, chosen)
+            else:
+                log("skipped pareto: symbolic/formula.json lists no candidate formulas")
+    return {k: figs[k] for k in ALL if k in figs}
+
+
+def plot_run(run: Path, *, what: Sequence[str] | str = ALL, formats: Sequence[str] | str = ("png",),
+             dpi: int = 150, out: Path | None = None, log: Callable[[str], None] = _quiet,
+             max_points: int = 400, seed: int = 0) -> list[Path]:
+    """Draw ``what`` for ``run`` and write ``<out or run/figures>/<kind>.<fmt>``; returns the paths written, by kind
+    (canonical order) then format (png, svg, pdf). Everything is validated and rendered before the first write.
+
+    Raises:
+        ConfigError: unknown kind or format, dpi outside 50..600. RunDirError: missing or corrupt run directory.
+    """
+    kinds, fmts = check_what(what), check_formats(formats)
+    if isinstance(dpi, bool) or not isinstance(dpi, int) or not 50 <= dpi <= 600:
+        raise ConfigError(f"dpi={dpi!r} must be an integer from 50 to 600", "use e.g. --dpi 150")
+    figs = build_figures(run, kinds, log=log, max_points=max_points, seed=seed)
+    folder = Path(out) if out is not None else rundir.resolve_run(run) / "figures"
+    rendered = [(folder / f"{kind}.{fmt}", plots.figure_bytes(fig, fmt, dpi)) for kind, fig in figs.items()
+                for fmt in fmts]
+    return [rundir.write_bytes(path, data) for path, data in rendered]

@@ -1,0 +1,180 @@
+"""From an all-symbolic KAN to a closed-form formula in the data's own variables and units.
+
+1. :func:`assemble` walks the network: edge ``c * f(a * u + b) + d``, sum nodes add, multiplication nodes multiply
+   (any arity). Inputs enter as ``u_i = (x_i - shift_i) / scale_i`` and the output leaves as
+   ``y = scale_y * out + shift_y``, so the expression is in CSV units.
+2. :func:`tidy` rewrites it into a form whose constants mean something (logs and powers expanded, exponentials
+   combined), under a time limit.
+3. :func:`snap_constants` tries, constant by constant, 0, integers, small rationals and rational multiples of pi
+   and e; a snap is kept only if, after re-polishing the remaining constants (:func:`polish`), the normalized MSE on
+   the training rows passes the AIC rule (one constant fewer may cost at most a factor ``exp(2/n)``) plus an
+   absolute slack ``tol``. Everything else is polished by LBFGS.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import threading
+from contextlib import contextmanager
+from fractions import Fraction
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import sympy
+import torch
+
+from ..core.model import KAN
+from .sympy_torch import sympy_to_torch
+
+
+def _exact(v: float) -> sympy.Expr:
+    """Exact sympy number for a normalization constant (powers of ten stay exact)."""
+    if v == 0:
+        return sympy.Integer(0)
+    k = round(math.log10(abs(v)))
+    if float(f"1e{k}") == abs(v):
+        return sympy.Integer(10) ** k * (1 if v > 0 else -1)
+    return sympy.Float(v)
+
+
+def assemble(model: KAN, symbols: Sequence[sympy.Symbol], x_shift, x_scale, y_shift: float, y_scale: float) -> sympy.Expr:
+    """The model's output 0 as a sympy expression of ``symbols`` in original units. Every active edge must be
+    symbolic (check with ``model.numeric_edges()`` first)."""
+    nodes = [(s - _exact(float(sh))) / _exact(float(sc)) for s, sh, sc in zip(symbols, x_shift, x_scale)]
+    for l, layer in enumerate(model.layers):
+        sub = [sympy.Integer(0)] * layer.out_dim
+        for (i, j), prim in sorted(layer.symbolic.items()):
+            if layer.mask[i, j] == 0:
+                continue
+            a, b, c, d = (sympy.Float(float(v)) for v in layer.sym_params[i, j])
+            sub[j] = sub[j] + c * prim.sympy(a * nodes[i] + b) + d
+        n_sum, n_mult = model.width[l + 1]
+        nodes = sub[:n_sum] + [sympy.Mul(*sub[n_sum + m * model.mult_arity: n_sum + (m + 1) * model.mult_arity])
+                               for m in range(n_mult)]
+    return _exact(float(y_scale)) * nodes[0] + _exact(float(y_shift))
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise TimeoutError after ``seconds`` (main thread only; elsewhere no limit is enforced)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def handler(signum, frame):  # noqa: ARG001
+        raise TimeoutError
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _drop_tiny(expr: sympy.Expr, eps: float = 1e-14) -> sympy.Expr:
+    return expr.xreplace({f: sympy.Integer(0) for f in expr.atoms(sympy.Float) if abs(float(f)) < eps})
+
+
+def tidy(expr: sympy.Expr, timeout_s: float = 10.0) -> sympy.Expr:
+    """Expand logs and powers of products, combine exponentials; bounded by ``timeout_s``."""
+    out = expr
+    try:
+        with time_limit(timeout_s):
+            out = sympy.expand_log(out, force=True)
+            out = sympy.expand(out, power_exp=True, mul=True, multinomial=True, log=True, deep=True)
+            out = sympy.powsimp(out, combine="exp")
+    except (TimeoutError, RecursionError):
+        return expr
+    return _drop_tiny(out)
+
+
+def final_simplify(expr: sympy.Expr, timeout_s: float = 10.0) -> sympy.Expr:
+    """A last ``simplify`` for display, kept only if it is not longer; bounded by ``timeout_s``."""
+    try:
+        with time_limit(timeout_s):
+            simp = sympy.powsimp(sympy.simplify(expr), combine="exp")
+    except (TimeoutError, RecursionError):
+        return expr
+    return simp if sympy.count_ops(simp) <= sympy.count_ops(expr) else expr
+
+
+def _nmse(fn: Callable[..., torch.Tensor], cols: list[torch.Tensor], y: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+    pred = fn(*cols, *params)
+    return torch.mean((pred - y) ** 2) / torch.var(y, unbiased=False).clamp_min(1e-300)
+
+
+def polish(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y: np.ndarray,
+           steps: int = 200) -> tuple[sympy.Expr, float]:
+    """Refit every Float constant of ``expr`` by LBFGS on (X (n, d), y (n,)); returns (expr, normalized MSE)."""
+    floats = sorted(expr.atoms(sympy.Float), key=lambda f: sympy.default_sort_key(f))
+    cols = [torch.as_tensor(X[:, k], dtype=torch.float64) for k in range(X.shape[1])]
+    yt = torch.as_tensor(y, dtype=torch.float64)
+    if not floats:
+        fn = sympy_to_torch(expr, list(symbols))
+        with torch.no_grad():
+            return expr, float(_nmse(fn, cols, yt, torch.zeros(0)))
+    params = sympy.symbols(f"_c0:{len(floats)}")
+    templ = expr.xreplace(dict(zip(floats, params)))
+    fn = sympy_to_torch(templ, [*symbols, *params])
+    theta = torch.tensor([float(f) for f in floats], dtype=torch.float64, requires_grad=True)
+    with torch.no_grad():
+        start = float(_nmse(fn, cols, yt, theta))
+    opt = torch.optim.LBFGS([theta], lr=1.0, max_iter=steps, history_size=20, line_search_fn="strong_wolfe",
+                            tolerance_grad=1e-16, tolerance_change=1e-24)
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad(set_to_none=True)
+        loss = _nmse(fn, cols, yt, theta)
+        loss.backward()
+        return loss
+
+    try:
+        opt.step(closure)
+    except RuntimeError:
+        pass
+    with torch.no_grad():
+        end = float(_nmse(fn, cols, yt, theta))
+    if not (math.isfinite(end) and end <= start) or not bool(torch.isfinite(theta).all()):
+        return expr, start
+    return templ.xreplace({p: sympy.Float(float(v)) for p, v in zip(params, theta.detach())}), end
+
+
+def snap_candidates(v: float) -> list[sympy.Expr]:
+    """Nice numbers near ``v``: 0 and the nearest integer first, then p/q, p/q * pi, p/q * e (q <= 12), closest
+    first."""
+    out: list[sympy.Expr] = [sympy.Integer(0), sympy.Integer(round(v))]
+    near = []
+    for base in (sympy.Integer(1), sympy.pi, sympy.E):
+        r = Fraction(v / float(base)).limit_denominator(12)
+        err = abs(float(r) * float(base) - v)
+        if err <= 0.02 * max(1.0, abs(v)):
+            near.append((err, sympy.Rational(r.numerator, r.denominator) * base))
+    out += [c for _, c in sorted(near, key=lambda t: t[0])]
+    return [c for i, c in enumerate(out) if c not in out[:i]]
+
+
+def snap_constants(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y: np.ndarray, *,
+                   tol: float, polish_steps: int = 200, timeout_s: float = 10.0) -> tuple[sympy.Expr, float, list[dict]]:
+    """Snap constants one at a time (largest effect first), re-polishing the rest after each accepted snap."""
+    expr, base = polish(expr, symbols, X, y, polish_steps)
+    aic = math.exp(2.0 / max(len(y), 1))  # AIC: one constant fewer is worth a factor exp(2/n) in MSE
+    log: list[dict] = []
+    tried: set[str] = set()
+    budget = 8 * (len(expr.atoms(sympy.Float)) + 1)
+    while budget > 0:
+        budget -= 1
+        floats = [f for f in sorted(expr.atoms(sympy.Float), key=lambda f: -abs(float(f))) if str(f) not in tried]
+        if not floats:
+            break
+        f = floats[0]
+        tried.add(str(f))
+        for cand in snap_candidates(float(f)):
+            trial = tidy(expr.xreplace({f: cand}), timeout_s)
+            trial, err = polish(trial, symbols, X, y, polish_steps)
+            if err <= base * aic + tol:
+                log.append({"constant": float(f), "snapped_to": str(cand), "nmse": err})
+                expr, base, tried = trial, err, set()
+                break
+    return expr, base, log
