@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional, TypeVar
 
-import click
 import typer
 
 from kansci import __version__
@@ -42,10 +41,9 @@ DEFAULT_RUNS = default_config().output.dir
 
 
 # ------------------------------------------------------------------------------------------------ error handling
-def _debug() -> bool:
-    ctx = click.get_current_context(silent=True)
-    obj = ctx.find_root().obj if ctx is not None else None
-    return bool(isinstance(obj, dict) and obj.get("debug"))
+_STATE = {"debug": False}        # set by the root callback on every invocation
+# typer's own exit/usage exceptions pass through the guard (typer >= 0.20 vendors click, older ones use click's)
+_PASS_THROUGH = (typer.Exit, typer.Abort, *[c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"])
 
 
 def command(group: typer.Typer, name: str) -> Callable[[F], F]:
@@ -56,13 +54,13 @@ def command(group: typer.Typer, name: str) -> Callable[[F], F]:
         def guarded(*args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(*args, **kwargs)
-            except (typer.Exit, click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            except _PASS_THROUGH:
                 raise
             except KeyboardInterrupt:
                 render.err("error: interrupted")
                 raise typer.Exit(130) from None
             except Exception as exc:  # noqa: BLE001 - the CLI boundary: every failure becomes a message + exit code
-                render.err(render.format_error(exc, debug=_debug()))
+                render.err(render.format_error(exc, debug=_STATE["debug"]))
                 raise typer.Exit(exc.exit_code if isinstance(exc, KansciError) else 1) from None
 
         group.command(name)(guarded)
@@ -88,12 +86,11 @@ def _show_version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
                                           help="print the version and exit")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="show tracebacks of errors")] = False,
 ) -> None:
-    ctx.obj = {"debug": debug}
+    _STATE["debug"] = debug
 
 
 # ------------------------------------------------------------------------------------------------ option parsing
@@ -314,10 +311,10 @@ def dataset_make(
     from kansci import datasets
 
     if (formula is None) == (feynman is None):
-        raise click.UsageError("give either FORMULA or --feynman ID (exactly one)")
+        raise typer.BadParameter("give either FORMULA or --feynman ID (exactly one)")
     if feynman is not None:
         if var or target:
-            raise click.UsageError("--feynman takes its variables, ranges and target from the Feynman table; "
+            raise typer.BadParameter("--feynman takes its variables, ranges and target from the Feynman table; "
                                    "drop --var and --target")
         data = datasets.feynman_dataset(feynman, n, noise=noise, seed=seed)
     else:

@@ -152,7 +152,8 @@ class TrainConfig(Section):
     grid_update_every: int = Field(20, ge=1, description="steps between grid updates, >= 1")
     stop_grid_update_step: NonNegInt = Field(50, description="no grid updates after this step of a stage")
     batch_size: int | None = Field(None, ge=1, description="rows per optimizer step; null = full batch")
-    patience: NonNegInt = Field(30, description="early stopping: steps without test-loss improvement; 0 = off")
+    patience: NonNegInt = Field(10, description="early stopping: steps without a min_delta relative improvement of the validation loss; 0 = off")
+    min_delta: NonNegFloat = Field(1e-3, description="relative validation-loss improvement that counts for early stopping")
     log_every: int = Field(10, ge=1, description="steps between history rows and progress updates, >= 1")
 
     @field_validator("grids")

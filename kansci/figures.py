@@ -5,14 +5,17 @@ runs one inspect pass on a seeded subsample of the TRAINING rows (normalized uni
 hands plain arrays to :mod:`kansci.plots`; it returns matplotlib Figures and writes nothing. :func:`plot_run` renders
 them to ``<out or RUN/figures>/<what>.<fmt>`` through :mod:`kansci.rundir` and returns the paths.
 
-Edge curves always come from the numeric model (``model.json``): ``x`` = the edge's input, ``y`` = its output on
-the subsample. When ``symbolic/`` exists, the shown edges are the symbolic model's active edges (edges pruned during
-symbolify are hidden), and each carries its primitive ``c*f(a*x+b)+d`` evaluated at the same ``x`` by the symbolic
-model's layer, with the edge R² from ``symbolic/formula.json``. Opacity is the numeric model's attribution score
-divided by the largest score. Figures that need symbolic results are skipped (with a log line) when there are none.
+Edge curves (``x`` = an edge's input, ``y`` = its output on the subsample) come from the *spline model*:
+``model.json`` for a plain run. After symbolify it is the symbolic model with its primitives taken out again, i.e.
+the pruned and refitted network whose splines the primitives were fitted to (``model.json`` holds the splines from
+before symbolify's prune and refit, which can differ a lot). Its masks decide which edges are drawn (pruned edges
+are hidden), its attribution scores divided by the largest drawn score give the opacity, and each symbolic edge
+carries its primitive ``c*f(a*x+b)+d`` evaluated at the same ``x``, with the edge R² from ``symbolic/formula.json``.
+Figures that need symbolic results are skipped (with a log line) when there are none.
 """
 from __future__ import annotations
 
+import copy
 import csv
 import math
 from collections.abc import Callable, Sequence
@@ -29,6 +32,7 @@ from kansci.core.model import KAN
 from kansci.data import Dataset
 from kansci.errors import ConfigError, RunDirError
 from kansci.pipeline import load_run_data, predict
+from kansci.plot_network import layout
 from kansci.prune import attribution
 
 ALL: tuple[str, ...] = ("network", "edges", "loss", "parity", "pareto")
@@ -91,6 +95,8 @@ def load_contents(run: Path) -> RunContents:
     if (run / "symbolic" / "model.json").is_file():
         contents.sym_model = rundir.load_model(run / "symbolic")
         contents.formula = rundir.read_json(run / "symbolic", "formula.json")
+        if not isinstance(contents.formula, dict):
+            raise RunDirError(f"{run / 'symbolic' / 'formula.json'}: not a JSON object", "re-run `kansci symbolify`")
         if contents.sym_model.width != model.width:
             raise RunDirError(f"{run / 'symbolic' / 'model.json'}: width {contents.sym_model.width_spec()} differs "
                               f"from model.json {model.width_spec()}", "re-run `kansci symbolify`")
@@ -109,24 +115,38 @@ def _formula_edges(formula: dict[str, Any] | None, where: Path) -> dict[tuple[in
     rows = (formula or {}).get("edges", [])
     try:
         return {(int(r["layer"]), int(r["i"]), int(r["j"])): r for r in rows}
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RunDirError(f"{where}: malformed 'edges' entry ({type(exc).__name__}: {exc})",
                           "re-run `kansci symbolify`") from None
 
 
+def spline_model(c: RunContents) -> KAN:
+    """The numeric network whose edges are drawn: ``model.json``, or after symbolify a copy of the symbolic model
+    with every primitive removed (its splines and masks are those the primitives were fitted to)."""
+    if c.sym_model is None:
+        return c.model
+    model = copy.deepcopy(c.sym_model)
+    for layer in model.layers:
+        for i, j in list(layer.symbolic):
+            layer.unset_symbolic(i, j)
+    return model
+
+
+@torch.no_grad()
 def network_view(c: RunContents, *, max_points: int = 400, seed: int = 0) -> plots.NetworkView:
     """Inspect pass on a seeded subsample of training rows -> the NetworkView drawn by network and edges figures."""
     rows = sample_rows(len(c.dataset.train_idx), max_points, seed)
-    x = torch.as_tensor(c.dataset.X_train_norm[rows], dtype=c.model.dtype, device=c.model.device)  # (n, n_in)
-    acts = c.model.inspect(x)
-    scores = attribution(c.model, x).edges  # per layer (in, out)
-    top = max((float(s.max()) for s in scores), default=0.0)
-    shown = c.sym_model if c.sym_model is not None else c.model  # its masks decide which edges are drawn
+    numeric = spline_model(c)
+    shown = c.sym_model if c.sym_model is not None else numeric  # same masks; carries the primitives
+    x = torch.as_tensor(c.dataset.X_train_norm[rows], dtype=numeric.dtype, device=numeric.device)  # (n, n_in)
+    acts = numeric.inspect(x)
+    scores = attribution(numeric, x).edges  # per layer (in, out)
+    top = max((float(scores[l][i, j]) for l, i, j in shown.active_edges()), default=0.0)  # over drawn edges
     fits = _formula_edges(c.formula, c.run / "symbolic" / "formula.json")
     edges: list[plots.EdgeCurve] = []
     for l, layer in enumerate(shown.layers):
         xin = acts[l]["inputs"]  # (n, in_l)
-        fit = layer.edge_values(xin) if layer.symbolic else None  # (n, in_l, out_l) at the numeric model's inputs
+        fit = layer.edge_values(xin) if layer.symbolic else None  # (n, in_l, out_l) at the spline model's inputs
         for i, j in torch.nonzero(layer.mask > 0).tolist():
             s = float(scores[l][i, j]) / top if top > 0 and math.isfinite(top) else 0.0
             e = plots.EdgeCurve(l, i, j, _np(xin[:, i]), _np(acts[l]["edges"][:, i, j]), score=s)
@@ -186,7 +206,7 @@ def read_markers(run: Path) -> list[tuple[int, str]]:
     try:
         marks = [(int(e["step"]), f"{e['event']} {e.get('detail') or ''}".strip()) for e in events
                  if e["event"] in MARKED_EVENTS and not (e["event"] == "grid" and int(e["step"]) <= 0)]
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RunDirError(f"{run / 'events.json'}: malformed event ({type(exc).__name__}: {exc})",
                           "the file is corrupt; re-run `kansci fit`") from None
     return marks
@@ -201,7 +221,7 @@ def _pareto(c: RunContents) -> tuple[np.ndarray, np.ndarray, list[str], int]:
         loss = np.asarray([float(r["loss"]) if r["loss"] is not None else math.nan for r in rows], dtype=float)
         texts = [str(r["text"]) for r in rows]
         chosen = [k for k, r in enumerate(rows) if r.get("chosen")]
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RunDirError(f"{where}: malformed 'pareto' ({type(exc).__name__}: {exc})",
                           "re-run `kansci symbolify`") from None
     if rows and len(chosen) != 1:
@@ -223,21 +243,27 @@ def build_figures(run: Path, what: Sequence[str] | str = ALL, *, log: Callable[[
         raise ConfigError(f"max_points={max_points!r} must be an integer >= 2", "use e.g. 400")
     c = load_contents(Path(run))
     sym = c.sym_model is not None
+    # read every file first, so a corrupt run fails before any drawing
+    history = (*read_history(c.run), read_markers(c.run)) if "loss" in kinds else None
+    pareto = _pareto(c) if "pareto" in kinds and sym else None
     if not sym and any(k in kinds for k in ("network", "edges", "parity")):
         log(f"no symbolic overlays: {NO_SYMBOLIC}")
     figs: dict[str, Figure] = {}
     if "network" in kinds or "edges" in kinds:
         view = network_view(c, max_points=max_points, seed=seed)
         if "network" in kinds:
-            text = (c.formula or {}).get("text")
-            title = plots.short(f"{c.dataset.target_name} = {text}", 110) if sym and text else c.run.name
+            text = str((c.formula or {}).get("display") or (c.formula or {}).get("text") or "")  # display: rounded
+            if text and not text.replace(" ", "").startswith(f"{c.dataset.target_name}="):
+                text = f"{c.dataset.target_name} = {text}"
+            limit = int(10 * layout(view, title=True).width)  # about 10 characters per inch at the title's size
+            title = plots.short(text, limit) if sym and text else c.run.name
             figs["network"] = plots.network_figure(view, title=title)
         if "edges" in kinds:
             figs["edges"] = plots.edges_figure(view)
-    if "loss" in kinds:
-        steps, train, val = read_history(c.run)
+    if history is not None:
+        steps, train, val, markers = history
         if steps.size:
-            figs["loss"] = plots.loss_figure(steps, train, val, read_markers(c.run))
+            figs["loss"] = plots.loss_figure(steps, train, val, markers, test_label="validation")
         else:
             log(f"skipped loss: {c.run / 'history.csv'} has no rows")
     if "parity" in kinds:
@@ -246,15 +272,12 @@ def build_figures(run: Path, what: Sequence[str] | str = ALL, *, log: Callable[[
         if c.sym_model is not None:
             preds["formula"] = predict(c.sym_model, c.dataset, X)
         figs["parity"] = plots.parity_figure(y, preds, target_name=c.dataset.target_name)
-    if "pareto" in kinds:
-        if not sym:
-            log(f"skipped pareto: {NO_SYMBOLIC}")
-        else:
-            cx, loss, texts, chosen = _pareto(c)
-            if texts:
-                figs["pareto"] = plots.pareto_figure(cx, loss, texts, chosen)
-            else:
-                log("skipped pareto: symbolic/formula.json lists no candidate formulas")
+    if "pareto" in kinds and pareto is None:
+        log(f"skipped pareto: {NO_SYMBOLIC}")
+    elif pareto is not None and not pareto[2]:
+        log("skipped pareto: symbolic/formula.json lists no candidate formulas")
+    elif pareto is not None:
+        figs["pareto"] = plots.pareto_figure(*pareto)
     return {k: figs[k] for k in ALL if k in figs}
 
 

@@ -134,7 +134,7 @@ def edges_figure(view: NetworkView) -> Figure:
 
 @styled
 def loss_figure(steps: np.ndarray, train_loss: np.ndarray, test_loss: np.ndarray | None,
-                events: Sequence[tuple[int, str]] = ()) -> Figure:
+                events: Sequence[tuple[int, str]] = (), *, test_label: str = "test") -> Figure:
     """Loss history on a log y axis. ``steps``, ``train_loss``, ``test_loss``: (n,); ``test_loss`` may be None.
 
     ``events``: (step, label) pairs, e.g. ``(200, "grid 10")``, drawn as labelled vertical lines (labels of events at
@@ -143,7 +143,7 @@ def loss_figure(steps: np.ndarray, train_loss: np.ndarray, test_loss: np.ndarray
     steps = np.asarray(steps, dtype=float).ravel()
     series = [("train", np.asarray(train_loss, dtype=float).ravel(), SERIES_COLORS[0])]
     if test_loss is not None and np.size(test_loss):
-        series.append(("test", np.asarray(test_loss, dtype=float).ravel(), SERIES_COLORS[1]))
+        series.append((test_label, np.asarray(test_loss, dtype=float).ravel(), SERIES_COLORS[1]))
     fig = new_figure(7.0, 4.0)
     ax = fig.add_axes((0.1, 0.13, 0.86, 0.74))
     any_positive = False

@@ -17,7 +17,7 @@ from . import rundir
 from .config import Config
 from .core.model import resolve_device
 from .errors import FitError
-from .pipeline import load_run_data, model_dtype, predict, regression_metrics, train_tensors
+from .pipeline import cpu_threads_for, load_run_data, predict, regression_metrics, train_tensors
 from .prune import PruneReport, apply_masks, attribution
 from .symbolic.exports import Formula, make_symbols
 from .symbolic.formula import assemble, final_simplify, polish, snap_constants, tidy
@@ -35,12 +35,18 @@ class SymbolifyResult:
 
 
 def symbolify_run(run: Path, cfg: Config, *, log: Callable[[str], None] = lambda s: None) -> SymbolifyResult:
-    t0 = time.perf_counter()
+    """Prune, choose primitives, assemble and snap; writes ``run/symbolic/``. Deterministic for a given run."""
     run = Path(run)
-    sym = cfg.symbolic
-    library = build_library(sym.lib, [c.model_dump() for c in sym.custom])
+    library = build_library(cfg.symbolic.lib, [c.model_dump() for c in cfg.symbolic.custom])
     ds = load_run_data(run)
     device = resolve_device(cfg.model.device)
+    with cpu_threads_for(ds.n_rows, device):
+        return _symbolify(run, cfg, ds, device, library, log)
+
+
+def _symbolify(run: Path, cfg: Config, ds, device, library, log) -> SymbolifyResult:
+    t0 = time.perf_counter()
+    sym = cfg.symbolic
     model = rundir.load_model(run, device=device)
     data = train_tensors(ds, cfg.seed, model.dtype, device)
     torch.manual_seed(cfg.seed)
@@ -57,7 +63,7 @@ def symbolify_run(run: Path, cfg: Config, *, log: Callable[[str], None] = lambda
                         update_grid=False)
         attr = attribution(model, data.x_train)
 
-    choices, table = symbolize_edges(
+    choices, table, front = symbolize_edges(
         model, data.x_train, data.y_train, data.x_val, data.y_val, library, attr.edges,
         r2_min=sym.r2_min, complexity_weight=sym.complexity_weight, top_k=sym.top_k,
         finetune_steps=sym.finetune_steps, log=log,
@@ -85,12 +91,11 @@ def symbolify_run(run: Path, cfg: Config, *, log: Callable[[str], None] = lambda
 
     metrics = _metrics(formula, model, ds)
     metrics["wall_s"] = time.perf_counter() - t0
-    pareto = []
-    for k, (label, e) in enumerate(stages):
-        f = Formula(e, list(ds.input_names), ds.target_name)
-        loss = float(np.mean((f(ds.X_test) - ds.y_test) ** 2))
-        pareto.append({"label": label, "complexity": f.complexity(), "loss": loss, "text": f.text,
-                       "chosen": k == len(stages) - 1})
+    # Pareto view: the whole-network assignments tried end to end (validation NMSE against total primitive
+    # complexity); the chosen one is the formula above.
+    pareto = [{"complexity": f["complexity"], "loss": f["nmse"], "loss_kind": "validation NMSE",
+               "text": ", ".join(f["assign"]), "chosen": f["chosen"]} for f in front]
+    metrics["stages"] = {label: Formula(e, list(ds.input_names), ds.target_name).rounded(6) for label, e in stages}
     files = write_symbolic(run, formula, model, metrics, choices, table, pareto, snaps, report, sym.precision)
     return SymbolifyResult(formula, metrics, files, report)
 
@@ -111,7 +116,8 @@ def _metrics(formula: Formula, model, ds) -> dict[str, Any]:
 def write_symbolic(run: Path, formula: Formula, model, metrics, choices, table, pareto, snaps, report,
                    precision: int) -> list[Path]:
     out = run / "symbolic"
-    edges = [{"layer": c.layer, "i": c.i, "j": c.j, "primitive": c.primitive, "params": c.params, "r2": c.r2,
+    edges = [{"layer": c.layer, "i": c.i, "j": c.j, "primitive": c.primitive, "params": c.params,
+              "r2": c.r2_final if c.r2_final is not None else c.r2, "r2_isolated": c.r2,
               "attribution": c.attribution, "score": c.score,
               "label": f"{c.params[2]:.3g}*{c.primitive}({c.params[0]:.3g}*x+{c.params[1]:.3g})+{c.params[3]:.3g}"}
              for c in choices]

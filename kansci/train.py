@@ -42,6 +42,7 @@ class TrainSettings(Protocol):
     stop_grid_update_step: int
     batch_size: int | None
     patience: int
+    min_delta: float
     log_every: int
 
 
@@ -195,8 +196,10 @@ def train_stage(
             {"step": step, "train_loss": train_loss, "val_loss": val_loss, "reg": float(last["reg"]),
              "grid": model.G, "phase": phase, "lr": lr}
         )
-        if val_loss < best[0] * (1 - 1e-9):
-            best, since_best = (val_loss, copy.deepcopy(model.state_dict())), 0
+        if val_loss < best[0]:
+            improved = val_loss < best[0] * (1 - cfg.min_delta)
+            best = (val_loss, copy.deepcopy(model.state_dict()))
+            since_best = 0 if improved else since_best + 1
         else:
             since_best += 1
         if callback and (step % max(cfg.log_every, 1) == 0 or step == steps):

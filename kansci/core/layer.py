@@ -73,6 +73,7 @@ class KANLayer(nn.Module):
         self.w_spline = nn.Parameter(torch.ones(in_dim, out_dim, **kw) / in_dim**0.5)
         self.sym_params = nn.Parameter(torch.zeros(in_dim, out_dim, 4, **kw))
         self.symbolic: dict[tuple[int, int], PrimitiveLike] = {}
+        self._groups: list[tuple[PrimitiveLike, torch.Tensor, torch.Tensor]] | None = None  # derived from symbolic
 
     # ----------------------------------------------------------------------------------------------------- shape
     @property
@@ -115,13 +116,17 @@ class KANLayer(nn.Module):
         return out
 
     def _symbolic_groups(self) -> list[tuple[PrimitiveLike, torch.Tensor, torch.Tensor]]:
+        """Symbolic edges grouped by primitive as index tensors; cached until the symbolic edges change."""
+        if self._groups is not None and all(ii.device == self.grid.device for _, ii, _ in self._groups):
+            return self._groups
         groups: dict[str, tuple[PrimitiveLike, list[int], list[int]]] = {}
         for (i, j), prim in sorted(self.symbolic.items()):
             g = groups.setdefault(prim.name, (prim, [], []))
             g[1].append(i)
             g[2].append(j)
         dev = self.grid.device
-        return [(p, torch.tensor(ii, device=dev), torch.tensor(jj, device=dev)) for p, ii, jj in groups.values()]
+        self._groups = [(p, torch.tensor(ii, device=dev), torch.tensor(jj, device=dev)) for p, ii, jj in groups.values()]
+        return self._groups
 
     # ---------------------------------------------------------------------------------------------- inspect pass
     def spline_values(self, x: torch.Tensor) -> torch.Tensor:
@@ -157,6 +162,7 @@ class KANLayer(nn.Module):
     def set_symbolic(self, i: int, j: int, prim: PrimitiveLike, params: torch.Tensor | list[float]) -> None:
         """Make edge (i, j) the symbolic function ``c * prim(a * x + b) + d`` with params [a, b, c, d]."""
         self.symbolic[(i, j)] = prim
+        self._groups = None
         self.sym_params[i, j] = torch.as_tensor(params, dtype=self.sym_params.dtype, device=self.grid.device)
         self.sym_on[i, j] = 1.0
 
@@ -164,6 +170,7 @@ class KANLayer(nn.Module):
     def unset_symbolic(self, i: int, j: int) -> None:
         """Return edge (i, j) to its (unchanged) numeric spline."""
         self.symbolic.pop((i, j), None)
+        self._groups = None
         self.sym_on[i, j] = 0.0
         self.sym_params[i, j] = 0.0
 
@@ -178,7 +185,7 @@ class KANLayer(nn.Module):
                     "primitive": prim.name,
                     "expr": getattr(prim, "expr", None),
                     "spec": prim.to_dict() if hasattr(prim, "to_dict") else None,
-                    "params": [float(v) for v in self.sym_params[i, j]],
+                    "params": [float(v) for v in self.sym_params[i, j].detach()],
                 }
             )
         return rows

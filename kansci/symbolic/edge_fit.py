@@ -6,15 +6,23 @@ Pipeline (all batched over edges; the only Python loops run over primitives, sea
    at evenly spaced ranks, so the extremes are always included). For each candidate, ``(c, d)`` is the linear least
    squares solution, so a candidate is scored by the squared correlation of ``f(a·x+b)`` with ``y``. The symmetry of
    ``f`` shrinks the search: ``"none"`` searches a ``grid_size²`` grid over (a, b); ``"scale"`` (powers, log, abs,
-   sgn) searches ``a ∈ {-1, +1}`` × ``4·grid_size+1`` values of b; ``"shift"`` (exp) searches ``4·grid_size+1``
+   sgn) searches ``a ∈ {-1, +1}`` × ``2·grid_size+1`` values of b; ``"shift"`` (exp) searches ``2·grid_size+1``
    values of a with b = 0; ``"linear"`` and ``"constant"`` are solved exactly with a = 1, b = 0 (and c = 0 for a
    constant).
-2. **Zoom** ``zoom_rounds`` times into ± one grid step around the best candidate.
-3. **Widen**: when the coarse best lies on the boundary of its box, the box is doubled around it and searched again
-   (up to ``widen_rounds`` times); the best candidate over all rounds is kept.
-4. **Closed-form (c, d)** on all samples, then **Levenberg–Marquardt** on all four parameters (analytic derivative
-   from sympy, autograd as fallback); a step is kept only if it lowers the residual. A final closed-form refit of
-   (c, d) is kept where it helps.
+2. **Zoom** into ± one grid step around each of the ``top_k`` best local maxima of the coarse grid (one round),
+   then ``zoom_rounds - 1`` more rounds around the best of them.
+3. **Widen**: when the coarse best lies on the boundary of its box, the box is doubled around it on that axis and
+   searched again (up to ``widen_rounds`` times). The box is also doubled around its centre when the best squared
+   correlation is below ``widen_below`` (an optimum far outside the box need not show at its boundary: sin(20x + 1)
+   with a in (-10, 10) peaks inside, at a sidelobe); such poor fits keep widening only while it halves the
+   unexplained variance. The best candidate over all rounds is kept.
+4. **Polish** on all samples: Levenberg–Marquardt in variable-projection form, i.e. (c, d) are always the closed-form
+   least-squares optimum for the current (a, b) and LM moves (a, b) (analytic derivative from sympy, autograd as
+   fallback). A step is kept only if it lowers the residual. Parameters made redundant by a symmetry stay fixed.
+
+Limit forms: some primitives reach another's shape in a limit of their parameters (tanh's tail is an exponential,
+cos near its peak a parabola, arctanh near 1 a log, anything with a → 0 a line). The polish may follow such a limit
+until the R² ties with the true primitive to rounding, with large |b| or |c|; rank ties by complexity.
 
 Validity: a candidate is valid only if the whole interval ``[min(a·x+b), max(a·x+b)]`` over the edge's samples lies
 in the primitive's domain (this implies every sample does; an interval that jumps over a pole is also rejected) and
@@ -88,7 +96,7 @@ def fit_edges(
     widen_rounds: int = 3,
     polish_steps: int = 20,
     search_samples: int | None = 64,
-    widen_below: float = 0.9,
+    widen_below: float = 0.5,
     top_k: int = 4,
 ) -> EdgeFits:
     """Fit ``y ≈ c·f(a·x+b)+d`` for every edge (row) and every primitive ``f`` of ``library``.
@@ -97,7 +105,7 @@ def fit_edges(
         x, y: (E, N) edge inputs and outputs, one edge per row (floating, finite; any device).
         library: primitives to try (a name→Primitive mapping or a sequence).
         a_range, b_range: initial search box of (a, b); widened when the best lies on its boundary.
-        grid_size: points per axis of the 2-D coarse grid (1-D searches use ``4·grid_size+1``).
+        grid_size: points per axis of the 2-D coarse grid (1-D searches use ``2·grid_size+1``).
         zoom_rounds, widen_rounds, polish_steps: see the module docstring.
         search_samples: samples per edge used in the grid search (None = all); the polish uses all samples.
         widen_below: also widen the box when the best squared correlation found is below this (the optimum may
@@ -119,7 +127,6 @@ def fit_edges(
         empty = x.new_zeros(E, 0)
         return EdgeFits([], x.new_zeros(E, 0, 4), empty, empty, torch.zeros(0, dtype=torch.long, device=x.device),
                         empty.bool())
-    ymean = y.mean(-1)  # (E,)
     ab = torch.zeros(E, P, 2, dtype=x.dtype, device=x.device)
     ab[..., 0] = 1.0
     found = torch.ones(E, P, dtype=torch.bool, device=x.device)
@@ -130,16 +137,24 @@ def fit_edges(
             if kind not in ("linear", "constant"):
                 ab[:, p], found[:, p] = _search(prim, kind, xs, ys, a_range, b_range, grid_size, zoom_rounds,
                                                 widen_rounds, widen_below, top_k)
-    theta = torch.cat([ab, _closed_form(prims, ab, x, y)], -1)  # (E, P, 4)
-    polish = [k not in ("linear", "constant") for k in kinds]
-    theta = _polish(prims, kinds, theta, x, y, found & torch.tensor(polish, device=x.device), polish_steps)
-    refit = torch.cat([theta[..., :2], _closed_form(prims, theta[..., :2], x, y)], -1)
-    sse, ok, _ = _sse(prims, theta, x, y)
-    sse_refit, ok_refit, _ = _sse(prims, refit, x, y)
-    take = ok_refit & (~ok | (sse_refit < sse))  # keep the closed-form (c, d) refit where it helps
-    theta, sse, ok = torch.where(take[..., None], refit, theta), torch.where(take, sse_refit, sse), (ok | ok_refit) & found
-    # invalid pairs and constant primitives get the exact constant fit (a, b, c, d) = (1, 0, 0, mean y)
-    fitted = ok & ~torch.tensor([k == "constant" for k in kinds], device=x.device)
+    polish = torch.tensor([k not in ("linear", "constant") for k in kinds], device=x.device)
+    ab = _polish(prims, kinds, ab, x, y, found & polish, polish_steps)
+    return _result(prims, kinds, ab, found, x, y)
+
+
+def _result(prims: Sequence[Primitive], kinds: Sequence[str], ab: torch.Tensor, found: torch.Tensor, x: torch.Tensor,
+            y: torch.Tensor) -> EdgeFits:
+    """Closed-form (c, d) and metrics for the final (a, b) (E, P, 2) of every pair; invalid pairs get the constant
+    fit (a, b, c, d) = (1, 0, 0, mean y), as do constant primitives (exactly)."""
+    (E, N), P = x.shape, len(prims)
+    pid = torch.arange(P, device=x.device).repeat(E)  # (E*P,) all pairs, edge-major
+    cd, sse, ok, *_ = _linear_fit(prims, pid, ab.reshape(E * P, 2), x.repeat_interleave(P, 0),
+                                  y.repeat_interleave(P, 0))
+    cd, sse, ok = cd.view(E, P, 2), sse.view(E, P), ok.view(E, P)
+    const = torch.tensor([k == "constant" for k in kinds], device=x.device)
+    theta, ok = torch.cat([ab, cd], -1), (ok & found) | const  # (E, P, 4)
+    fitted = ok & ~const
+    ymean = y.mean(-1)  # (E,)
     ones, zeros = torch.ones_like(ymean), torch.zeros_like(ymean)
     theta = torch.where(fitted[..., None], theta, torch.stack([ones, zeros, zeros, ymean], -1)[:, None, :])
     sst = ((y - ymean[:, None]) ** 2).sum(-1, keepdim=True)  # (E, 1)
@@ -148,9 +163,8 @@ def fit_edges(
     tiny = N * (16 * torch.finfo(x.dtype).eps * y.abs().amax(-1, keepdim=True)) ** 2  # (E, 1)
     flat = sst <= tiny
     r2 = torch.where(flat, (sse <= tiny).to(x.dtype), 1 - sse / torch.where(flat, 1.0, sst)).clamp(min=0.0)
-    rmse = torch.sqrt(sse / N)
     complexity = torch.tensor([p.complexity for p in prims], dtype=torch.long, device=x.device)
-    return EdgeFits([p.name for p in prims], theta, r2, rmse, complexity, ok)
+    return EdgeFits([p.name for p in prims], theta, r2, torch.sqrt(sse / N), complexity, ok)
 
 
 def _check_inputs(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -199,8 +213,8 @@ def _search(prim: Primitive, kind: str, xs: torch.Tensor, ys: torch.Tensor, a_ra
     """Coarse grid + zoom + widening for one primitive. xs, ys: (E, Ns). Returns (E, 2) best (a, b), (E,) found."""
     E, dt, dev = xs.shape[0], xs.dtype, xs.device
     free_a, free_b = kind in ("none", "shift"), kind in ("none", "scale")
-    n_coarse = G if free_a and free_b else 4 * G + 1
-    n_zoom = max(5, (G // 3) | 1) if free_a and free_b else G | 1
+    n_coarse = G if free_a and free_b else 2 * G + 1
+    n_zoom = max(5, (G // 3) | 1)
     box = torch.tensor([a_range, b_range], dtype=dt, device=dev).expand(E, 2, 2).clone()  # (E, [a, b], [lo, hi])
     best = torch.zeros(E, 2, dtype=dt, device=dev)
     best_score = torch.full((E,), -1.0, dtype=dt, device=dev)
@@ -216,13 +230,13 @@ def _search(prim: Primitive, kind: str, xs: torch.Tensor, ys: torch.Tensor, a_ra
         top = grid.argmax(-1)
         on_a = ((top // Nb == 0) | (top // Nb == Na - 1)) & free_a  # the coarse best touches the box boundary
         on_b = ((top % Nb == 0) | (top % Nb == Nb - 1)) & free_b
-        idx = _peaks(grid.view(m, Na, Nb), top_k)  # (m, K) the best local maxima, each zoomed separately
+        idx = _peaks(grid.view(m, Na, Nb), top_k)  # (m, K) the best local maxima; the first zoom refines each
         K = idx.shape[1]
         a, b = A.gather(1, idx // Nb).reshape(-1), B.gather(1, idx % Nb).reshape(-1)  # (m*K,)
         score = grid.gather(1, idx).reshape(-1)
-        rows = todo.repeat_interleave(K)
         step = ((box[todo, :, 1] - box[todo, :, 0]) / (n_coarse - 1)).repeat_interleave(K, 0)  # (m*K, 2)
-        for _ in range(zoom_rounds):
+        for r in range(zoom_rounds):
+            rows = todo.repeat_interleave(K) if r == 0 else todo
             Az = _axis(torch.stack([a - step[:, 0], a + step[:, 0]], -1), n_zoom) if free_a else a[:, None]
             Bz = _axis(torch.stack([b - step[:, 1], b + step[:, 1]], -1), n_zoom) if free_b else b[:, None]
             s, j = _score_grid(prim, xs[rows], yc[rows], Az, Bz).max(-1)
@@ -231,8 +245,13 @@ def _search(prim: Primitive, kind: str, xs: torch.Tensor, ys: torch.Tensor, a_ra
             a = torch.where(better, Az.gather(1, (j // Bz.shape[1])[:, None])[:, 0], a)
             b = torch.where(better, Bz.gather(1, (j % Bz.shape[1])[:, None])[:, 0], b)
             step = step * 2 / (n_zoom - 1)
-        score, k = score.view(m, K).max(-1)
-        a, b = a.view(m, K).gather(1, k[:, None])[:, 0], b.view(m, K).gather(1, k[:, None])[:, 0]
+            if r == 0:  # keep only the best of the K refined candidates
+                score, k = score.view(m, K).max(-1)
+                a, b = a.view(m, K).gather(1, k[:, None])[:, 0], b.view(m, K).gather(1, k[:, None])[:, 0]
+                step, K = step.view(m, K, 2)[:, 0], 1
+        if K > 1:  # zoom_rounds == 0
+            score, k = score.view(m, K).max(-1)
+            a, b = a.view(m, K).gather(1, k[:, None])[:, 0], b.view(m, K).gather(1, k[:, None])[:, 0]
         prev = best_score[todo]
         improve = score > prev
         best_score[todo] = torch.where(improve, score, prev)
@@ -307,39 +326,48 @@ def _clamp_(z: torch.Tensor, prim: Primitive) -> torch.Tensor:
     return z
 
 
-def _evaluate(prims: Sequence[Primitive], ab: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """f_p(a·x+b) for ab (E, P, 2) and x (E, N) → values (E, P, N) (0 where invalid) and validity (E, P)."""
-    z = ab[..., :1] * x[:, None, :] + ab[..., 1:]  # (E, P, N)
-    lo, hi = z.amin(-1), z.amax(-1)  # (E, P) hull of a·x+b
-    f = torch.stack([p.raw(_clamp_(z[:, i].clone(), p)) for i, p in enumerate(prims)], 1)
-    ok = torch.stack([p.interval_valid(lo[:, i], hi[:, i]) for i, p in enumerate(prims)], 1) & _spread(lo, hi)
-    ok = ok & torch.isfinite(f).all(-1)
-    return torch.where(ok[..., None], f, 0.0), ok
+def _groups(pid: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
+    """(primitive index, row indices) for the pairs pid (Q,), one entry per primitive present."""
+    return [(p, (pid == p).nonzero()[:, 0]) for p in pid.unique().tolist()]
 
 
-def _closed_form(prims: Sequence[Primitive], ab: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Least-squares (c, d) for fixed (a, b): (E, P, 2). Degenerate (constant) f gives c = 0, d = mean(y)."""
-    f, ok = _evaluate(prims, ab, x)  # (E, P, N)
+def _evaluate(prims: Sequence[Primitive], pid: torch.Tensor, ab: torch.Tensor, x: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """f_pid(a·x+b) for Q (edge, primitive) pairs: pid (Q,), ab (Q, 2), x (Q, N).
+
+    Returns values (Q, N) (0 where invalid) and validity (Q,)."""
+    z = ab[:, :1] * x + ab[:, 1:]  # (Q, N)
+    lo, hi = z.amin(-1), z.amax(-1)  # (Q,) hull of a·x+b
+    f, dom = torch.empty_like(z), torch.empty_like(lo, dtype=torch.bool)
+    for p, rows in _groups(pid):
+        f[rows] = prims[p].raw(_clamp_(z[rows], prims[p]))  # z[rows] is a copy, clamped in place
+        dom[rows] = prims[p].interval_valid(lo[rows], hi[rows])
+    ok = dom & _spread(lo, hi) & torch.isfinite(f).all(-1)
+    return torch.where(ok[:, None], f, 0.0), ok
+
+
+def _linear_fit(prims: Sequence[Primitive], pid: torch.Tensor, ab: torch.Tensor, x: torch.Tensor, y: torch.Tensor
+                ) -> tuple[torch.Tensor, ...]:
+    """Least-squares (c, d) for fixed (a, b) of Q pairs: pid (Q,), ab (Q, 2), x and y (Q, N).
+
+    Returns (cd (Q, 2), sse (Q,) (+inf where invalid), ok (Q,), f (Q, N), fc = f - mean f (Q, N), var = Σ fc² (Q,)).
+    A degenerate (numerically constant) f gives c = 0, d = mean(y).
+    """
+    f, ok = _evaluate(prims, pid, ab, x)  # (Q, N)
     fm = f.mean(-1, keepdim=True)
     fc = f - fm
     var = (fc * fc).sum(-1)
-    cov = (fc * (y - y.mean(-1, keepdim=True))[:, None, :]).sum(-1)
+    ym = y.mean(-1)  # (Q,)
+    cov = (fc * (y - ym[:, None])).sum(-1)
     eps = torch.finfo(x.dtype).eps
     nondeg = ok & (var > x.shape[1] * (8 * eps * f.abs().amax(-1)) ** 2) & (var > 0)
     c = torch.where(nondeg, cov / torch.where(nondeg, var, 1.0), 0.0)
     c = torch.where(torch.isfinite(c), c, 0.0)
-    d = y.mean(-1, keepdim=True) - c * fm[..., 0]
-    return torch.stack([c, d], -1)
-
-
-def _sse(prims: Sequence[Primitive], theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor
-         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """SSE (E, P) of theta (E, P, 4) (+inf where invalid), validity (E, P) and f(a·x+b) (E, P, N), 0 where invalid."""
-    f, ok = _evaluate(prims, theta[..., :2], x)
-    r = theta[..., 2:3] * f + theta[..., 3:4] - y[:, None, :]
+    d = ym - c * fm[:, 0]
+    r = c[:, None] * f + d[:, None] - y
     sse = (r * r).sum(-1)
     ok = ok & torch.isfinite(sse)
-    return torch.where(ok, sse, torch.inf), ok, f
+    return torch.stack([c, d], -1), torch.where(ok, sse, torch.inf), ok, f, fc, torch.where(nondeg, var, 0.0)
 
 
 @functools.lru_cache(maxsize=None)
@@ -358,47 +386,54 @@ def _derivative(prim: Primitive) -> Callable[[torch.Tensor], torch.Tensor]:
         return grad
 
 
-def _polish(prims: Sequence[Primitive], kinds: Sequence[str], theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
+def _polish(prims: Sequence[Primitive], kinds: Sequence[str], ab: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
             active: torch.Tensor, steps: int) -> torch.Tensor:
-    """Batched Levenberg–Marquardt on [a, b, c, d] (E, P, 4) where ``active`` (E, P); only improving steps kept.
+    """Levenberg–Marquardt on all four parameters in variable-projection form: (c, d) are always the closed-form
+    optimum for the current (a, b), and LM steps (a, b) with the Jacobian projected off span{1, f} (Kaufman).
 
-    A parameter made redundant by the primitive's symmetry stays fixed (a = ±1 for "scale", b = 0 for "shift").
-    A pair stops once a step gains less than 1e-12 of its SSE or the damping saturates."""
-    cols = [i for i in range(len(prims)) if bool(active[:, i].any())]
-    if not cols or steps == 0:
-        return theta
-    sub = [prims[i] for i in cols]
-    free = torch.tensor([[kinds[i] != "scale", kinds[i] != "shift", True, True] for i in cols], dtype=x.dtype,
-                        device=x.device)  # (P', 4) 1 = parameter is optimized
-    th = theta[:, cols]  # (E, P', 4)
-    sse, ok, f = _sse(sub, th, x, y)
-    act = active[:, cols] & ok  # (E, P')
+    Works on the flat list of ``active`` (E, P) pairs and drops each pair once a step gains less than 1e-8 of its
+    SSE or the damping saturates. Only steps that lower the SSE are kept. A parameter made redundant by the
+    primitive's symmetry stays fixed (a = ±1 for "scale", b = 0 for "shift"). Returns the polished ab (E, P, 2)."""
+    e_idx, pid = active.nonzero(as_tuple=True)  # (Q,) pairs to polish
+    if steps == 0 or len(pid) == 0:
+        return ab
+    free = torch.tensor([[k != "scale", k != "shift"] for k in kinds], dtype=x.dtype, device=x.device)[pid]  # (Q, 2)
+    th, xq, yq = ab[e_idx, pid], x[e_idx], y[e_idx]  # (Q, 2), (Q, N), (Q, N)
+    cd, sse, act, f, fc, var = _linear_fit(prims, pid, th, xq, yq)
     lam = torch.full_like(sse, 1e-3)
-    eye = torch.eye(4, dtype=x.dtype, device=x.device)
+    eye = torch.eye(2, dtype=x.dtype, device=x.device)
     for _ in range(steps):
-        if not bool(act.any()):
+        live = act.nonzero()[:, 0]  # (L,) pairs still improving
+        if len(live) == 0:
             break
-        z = th[..., :1] * x[:, None, :] + th[..., 1:2]  # (E, P', N)
-        fp = torch.stack([_derivative(p)(z[:, i]) for i, p in enumerate(sub)], 1)
-        cfp = th[..., 2:3] * fp
-        J = torch.stack([cfp * x[:, None, :], cfp, f, torch.ones_like(f)], -1) * free[:, None, :]  # (E, P', N, 4)
-        J = torch.nan_to_num(torch.where(act[..., None, None], J, 0.0), nan=0.0, posinf=0.0, neginf=0.0)
-        r = torch.where(act[..., None], th[..., 2:3] * f + th[..., 3:4] - y[:, None, :], 0.0)  # (E, P', N)
-        JtJ = J.transpose(-1, -2) @ J  # (E, P', 4, 4)
-        g = (J.transpose(-1, -2) @ r[..., None])[..., 0]  # (E, P', 4)
+        p_l, x_l, y_l, t_l, cd_l, f_l, fc_l = pid[live], xq[live], yq[live], th[live], cd[live], f[live], fc[live]
+        z = t_l[:, :1] * x_l + t_l[:, 1:]  # (L, N)
+        fp = torch.empty_like(z)
+        for p, rows in _groups(p_l):
+            fp[rows] = _derivative(prims[p])(z[rows])
+        cfp = cd_l[:, :1] * fp
+        J = torch.stack([cfp * x_l, cfp], -1) * free[live][:, None, :]  # (L, N, 2) d residual / d(a, b)
+        J = torch.nan_to_num(J, nan=0.0, posinf=0.0, neginf=0.0)
+        J = J - J.mean(-2, keepdim=True)  # project off the constant ...
+        v = var[live]
+        J = J - fc_l[..., None] * ((fc_l[..., None] * J).sum(-2, keepdim=True) / torch.where(v > 0, v, 1.0)[
+            :, None, None])  # ... and off f: the directions that c and d absorb
+        r = cd_l[:, :1] * f_l + cd_l[:, 1:] - y_l  # (L, N)
+        JtJ = J.transpose(-1, -2) @ J  # (L, 2, 2)
+        g = (J.transpose(-1, -2) @ r[..., None])[..., 0]  # (L, 2)
         diag = JtJ.diagonal(dim1=-2, dim2=-1)
-        damp = lam[..., None] * diag + 1e-14 * diag.amax(-1, keepdim=True)
+        damp = lam[live][:, None] * diag + 1e-14 * diag.amax(-1, keepdim=True)
         L, info = torch.linalg.cholesky_ex(JtJ + damp[..., None] * eye)
         step = torch.cholesky_solve(g[..., None], L)[..., 0]
-        new = th - torch.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
-        sse_new, ok_new, f_new = _sse(sub, new, x, y)
-        accept = act & (info == 0) & torch.isfinite(step).all(-1) & ok_new & (sse_new < sse)
-        gain = torch.where(accept, sse - sse_new, 0.0)
-        th = torch.where(accept[..., None], new, th)
-        f = torch.where(accept[..., None], f_new, f)
-        lam = torch.where(accept, lam * 0.3, lam * 10).clamp(1e-12, 1e12)
-        act = act & ~(accept & (gain <= 1e-12 * sse)) & (lam < 1e10)
-        sse = torch.where(accept, sse_new, sse)
-    theta = theta.clone()
-    theta[:, cols] = th
-    return theta
+        new = t_l - torch.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
+        cd_n, sse_n, ok_n, f_n, fc_n, var_n = _linear_fit(prims, p_l, new, x_l, y_l)
+        old = sse[live]
+        acc = (info == 0) & torch.isfinite(step).all(-1) & ok_n & (sse_n < old)  # (L,)
+        th[live], cd[live] = torch.where(acc[:, None], new, t_l), torch.where(acc[:, None], cd_n, cd_l)
+        f[live], fc[live] = torch.where(acc[:, None], f_n, f_l), torch.where(acc[:, None], fc_n, fc_l)
+        var[live], sse[live] = torch.where(acc, var_n, v), torch.where(acc, sse_n, old)
+        lam[live] = torch.where(acc, lam[live] * 0.3, lam[live] * 10).clamp(1e-12, 1e12)
+        act[live] = ~(acc & (old - sse_n <= 1e-8 * old)) & (lam[live] < 1e10)
+    ab = ab.clone()
+    ab[e_idx, pid] = th
+    return ab

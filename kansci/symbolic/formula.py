@@ -46,7 +46,7 @@ def assemble(model: KAN, symbols: Sequence[sympy.Symbol], x_shift, x_scale, y_sh
         for (i, j), prim in sorted(layer.symbolic.items()):
             if layer.mask[i, j] == 0:
                 continue
-            a, b, c, d = (sympy.Float(float(v)) for v in layer.sym_params[i, j])
+            a, b, c, d = (sympy.Float(float(v)) for v in layer.sym_params[i, j].detach())
             sub[j] = sub[j] + c * prim.sympy(a * nodes[i] + b) + d
         n_sum, n_mult = model.width[l + 1]
         nodes = sub[:n_sum] + [sympy.Mul(*sub[n_sum + m * model.mult_arity: n_sum + (m + 1) * model.mult_arity])
@@ -111,10 +111,11 @@ def polish(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y: 
     floats = sorted(expr.atoms(sympy.Float), key=lambda f: sympy.default_sort_key(f))
     cols = [torch.as_tensor(X[:, k], dtype=torch.float64) for k in range(X.shape[1])]
     yt = torch.as_tensor(y, dtype=torch.float64)
-    if not floats:
+    if not floats or steps == 0:
         fn = sympy_to_torch(expr, list(symbols))
         with torch.no_grad():
-            return expr, float(_nmse(fn, cols, yt, torch.zeros(0)))
+            err = float(_nmse(fn, cols, yt, torch.zeros(0)))
+        return expr, err if math.isfinite(err) else math.inf
     params = sympy.symbols(f"_c0:{len(floats)}")
     templ = expr.xreplace(dict(zip(floats, params)))
     fn = sympy_to_torch(templ, [*symbols, *params])
@@ -171,9 +172,14 @@ def snap_constants(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndar
         f = floats[0]
         tried.add(str(f))
         for cand in snap_candidates(float(f)):
-            trial = tidy(expr.xreplace({f: cand}), timeout_s)
-            trial, err = polish(trial, symbols, X, y, polish_steps)
+            trial = expr.xreplace({f: cand})
+            _, err = polish(trial, symbols, X, y, 0)  # as is: most good snaps need no re-polish
+            if err > base * aic + tol:
+                if abs(float(cand) - float(f)) > 0.05 * max(1.0, abs(float(f))):
+                    continue  # too far to be rescued by the other constants
+                trial, err = polish(trial, symbols, X, y, polish_steps // 4)
             if err <= base * aic + tol:
+                trial = tidy(trial, timeout_s)
                 log.append({"constant": float(f), "snapped_to": str(cand), "nmse": err})
                 expr, base, tried = trial, err, set()
                 break

@@ -186,7 +186,10 @@ def sympy_to_torch(expr: sympy.Expr, symbols: Sequence[sympy.Symbol]) -> Callabl
         tensors = tuple(_float_tensor(t) for t in inputs)
         like = tensors[0] if tensors else torch.zeros(())
         out = _as_tensor(compiled(tensors), like)
-        shape = torch.broadcast_shapes(*(t.shape for t in tensors)) if tensors else torch.Size()
+        if n_args == 1:
+            shape = like.shape
+        else:
+            shape = torch.broadcast_shapes(*(t.shape for t in tensors)) if tensors else torch.Size()
         if out.shape != shape:  # the expression ignores some inputs (or is constant)
             out = torch.broadcast_to(out, shape).clone()
         return out
