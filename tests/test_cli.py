@@ -126,7 +126,7 @@ def test_width_option_forms(width, expected):
     (["--width", "2,0,1"], "model.width"),
     (["--grids", "5,3"], "train.grids"),
     (["--set", "train.stpes=3"], "did you mean 'steps'"),
-    (["--steps", "many"], "many"),
+    (["--steps", "many"], "--steps"),
 ])
 def test_fit_bad_options_exit_2(tmp_path, args, needle):
     res = invoke("fit", write_xy(tmp_path / "d.csv"), "--out", tmp_path / "runs", *args)
@@ -164,6 +164,11 @@ def test_bad_csv_is_a_one_line_error_with_exit_2_and_no_run_dir(tmp_path, case):
     assert "(hint: " in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert "Traceback" not in res.output and res.stdout == ""
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_fit_without_data_is_exit_2(tmp_path):
+    res = invoke("fit", "--out", tmp_path / "runs")
+    assert res.exit_code == 2 and "no data file given" in res.stderr and not (tmp_path / "runs").exists()
 
 
 def test_unknown_target_names_the_file_and_the_column(tmp_path):
@@ -263,7 +268,7 @@ def test_symbolify_layers_run_config_file_set_and_flags(fitted, tmp_path, monkey
     calls: list = []
     monkeypatch.setattr(pipeline, "symbolify_run", _fake_symbolify(calls), raising=False)
     extra = tmp_path / "sym.yaml"
-    extra.write_text("symbolic:\n  r2_min: 0.5\n  complexity_weight: 0.7\n  top_k: 2\nprune:\n  edge_th: 0.2\n")
+    extra.write_text("symbolic:\n  r2_min: 0.5\n  complexity_weight: 0.7\n  top_k: 2\nprune:\n  edge_th: 0.2\ntrain:\n")
     res = invoke("symbolify", "latest", "--out", fitted.parent, "--config", extra, "--set", "symbolic.r2_min=0.6",
                  "--set", "symbolic.top_k=5", "--r2-min", "0.9", "--lib", "sin,x^2", "--no-prune", "--precision", "6")
     assert res.exit_code == 0, res.output

@@ -35,8 +35,8 @@ def test_defaults_match_the_documented_contract():
     cfg = default_config()
     assert (cfg.seed, cfg.version, cfg.data.test_frac, cfg.data.normalize) == (0, 1, 0.2, "auto")
     assert cfg.model.width == "auto" and cfg.model.k == 3 and cfg.model.grid_range == (-1.0, 1.0)
-    assert cfg.train.grids == [3, 5, 10] and cfg.train.lr is None and cfg.train.patience == 30
-    assert cfg.prune.edge_th == 0.03 and cfg.symbolic.custom == [] and cfg.symbolic.snap_tol == 1e-6
+    assert cfg.train.grids == [3, 5, 10] and cfg.train.lr is None and cfg.train.patience == 10
+    assert cfg.prune.edge_th == 0.03 and cfg.symbolic.custom == [] and cfg.symbolic.snap_tol == 1e-12
     assert cfg.plot.what == ["network", "edges", "loss", "parity", "pareto"] and cfg.plot.format == ["png"]
     assert cfg.output.dir == "runs" and cfg.output.name is None
     default_config().train.grids.append(20)                          # defaults are not shared between instances
@@ -111,7 +111,7 @@ def test_precedence_defaults_file_overrides_flags(tmp_path):
     assert cfg.train.lr == 0.5                       # file value survives a mapping override of its section
     assert cfg.train.grids == [4]                    # lists are replaced, not merged
     assert cfg.plot.format == ["svg", "pdf"]         # tuples from the CLI become lists
-    assert cfg.train.patience == 30                  # untouched keys keep the schema default
+    assert cfg.train.patience == 10                  # untouched keys keep the schema default
 
 
 def test_override_values_are_parsed_as_yaml_scalars_and_flow_lists():
@@ -155,7 +155,7 @@ def test_unknown_key_suggestions(tmp_path):
     assert errors_of(path) == [
         f"{path}:1: k: unknown key here (did you mean 'model.k'?)",
         f"{path}:3: train.zzz: unknown key (valid keys: optimizer, steps, grids, lr, lamb, lamb_l1, lamb_entropy, "
-        "lamb_coef, update_grid, grid_update_every, stop_grid_update_step, batch_size, patience, log_every)",
+        "lamb_coef, update_grid, grid_update_every, stop_grid_update_step, batch_size, patience, min_delta, log_every)",
         f"{path}:4: modle: unknown key (did you mean 'model'?)",
     ]
 

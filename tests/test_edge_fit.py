@@ -198,7 +198,12 @@ def test_custom_primitive_end_to_end() -> None:
 def test_float32_and_sequence_library() -> None:
     x = _x(2).float()
     y = torch.stack([torch.sin(2 * x[0] - 0.3), x[1] ** 3])
-    fits = fit_edges(x, y, [LIB["sin"], LIB["x^3"], LIB["log"]])
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # the inputs' dtype decides, not the default
+    try:
+        fits = fit_edges(x, y, [LIB["sin"], LIB["x^3"], LIB["log"]])
+    finally:
+        torch.set_default_dtype(old)
     assert fits.params.dtype == torch.float32 and fits.r2.dtype == torch.float32
     assert torch.isfinite(fits.params).all() and torch.isfinite(fits.r2).all()
     assert fits.r2[0, 0] > 1 - 1e-5 and fits.r2[1, 1] > 1 - 1e-5

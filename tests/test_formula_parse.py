@@ -36,7 +36,7 @@ def test_matches_sympy_parser(text: str) -> None:
 
 
 def _feynman_rows() -> list[dict[str, str]]:
-    path = Path(__file__).resolve().parents[1] / "kansci" / "data" / "feynman.csv"
+    path = Path(__file__).resolve().parents[1] / "kansci" / "resources" / "feynman.csv"
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
 

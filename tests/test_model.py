@@ -7,7 +7,15 @@ from scipy.interpolate import BSpline
 from kansci.core.model import KAN, normalize_width
 from kansci.symbolic.primitives import default_library
 
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def float64_default():
+    """These tests build tensors without dtype arguments; run them in float64 and restore the default after."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
 
 
 def naive_forward(model: KAN, x: torch.Tensor) -> torch.Tensor:

@@ -74,6 +74,19 @@ def test_guard_keeps_outputs_finite(name: str, dtype: torch.dtype) -> None:
         assert not prim.valid(torch.tensor([s], dtype=dtype)).item(), (name, s)
 
 
+def test_dtype_follows_input_whatever_the_default_dtype() -> None:
+    old = torch.get_default_dtype()
+    try:
+        for default in (torch.float64, torch.float32):
+            torch.set_default_dtype(default)
+            for prim in LIB.values():
+                for dtype in (torch.float32, torch.float64):
+                    x = torch.tensor([0.0, 0.5, math.pi / 2, -2.0], dtype=dtype)
+                    assert prim.torch(x).dtype == dtype and prim.valid(x).dtype == torch.bool, (prim.name, dtype)
+    finally:
+        torch.set_default_dtype(old)
+
+
 def test_guard_values_are_documented_clamps() -> None:
     t = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
     assert LIB["1/x"].torch(t([0.0])).item() == pytest.approx(1 / SINGULAR_GAP)

@@ -6,7 +6,15 @@ from scipy.interpolate import BSpline
 
 from kansci.core import spline
 
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def float64_default():
+    """These tests build tensors without dtype arguments; run them in float64 and restore the default after."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
 
 
 def naive_basis(t: np.ndarray, i: int, k: int, x: float) -> float:

@@ -24,6 +24,7 @@ import sympy
 import torch
 
 from ..core.model import KAN
+from ..errors import FormulaError
 from .sympy_torch import sympy_to_torch
 
 
@@ -77,13 +78,32 @@ def _drop_tiny(expr: sympy.Expr, eps: float = 1e-14) -> sympy.Expr:
     return expr.xreplace({f: sympy.Integer(0) for f in expr.atoms(sympy.Float) if abs(float(f)) < eps})
 
 
+def _monic_powers(expr: sympy.Expr) -> sympy.Expr:
+    """``(k*a + k*b)**e -> |k|**e * (a + b*...)**e`` with the largest numeric coefficient pulled out, so that
+    ``c * sqrt(k1 x**2 + k2 y**2)`` has one free constant outside instead of three entangled ones."""
+
+    def rewrite(node: sympy.Expr) -> sympy.Expr:
+        if isinstance(node, sympy.Pow) and isinstance(node.base, sympy.Add) and not node.exp.is_Integer:
+            coeffs = [t.as_coeff_Mul()[0] for t in node.base.args if not t.is_Number]
+            if coeffs:
+                k = max(coeffs, key=lambda c: abs(float(c)))
+                k = abs(k)
+                if k != 0 and k != 1:
+                    return k**node.exp * sympy.Pow(sympy.expand(node.base / k), node.exp)
+        return node
+
+    return expr.replace(lambda n: isinstance(n, sympy.Pow), rewrite)
+
+
 def tidy(expr: sympy.Expr, timeout_s: float = 10.0) -> sympy.Expr:
-    """Expand logs and powers of products, combine exponentials; bounded by ``timeout_s``."""
+    """Expand logs and powers of products, pull constants out of fractional powers, combine exponentials;
+    bounded by ``timeout_s``."""
     out = expr
     try:
         with time_limit(timeout_s):
             out = sympy.expand_log(out, force=True)
             out = sympy.expand(out, power_exp=True, mul=True, multinomial=True, log=True, deep=True)
+            out = _monic_powers(out)
             out = sympy.powsimp(out, combine="exp")
     except (TimeoutError, RecursionError):
         return expr
@@ -107,7 +127,19 @@ def _nmse(fn: Callable[..., torch.Tensor], cols: list[torch.Tensor], y: torch.Te
 
 def polish(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y: np.ndarray,
            steps: int = 200) -> tuple[sympy.Expr, float]:
-    """Refit every Float constant of ``expr`` by LBFGS on (X (n, d), y (n,)); returns (expr, normalized MSE)."""
+    """Refit every Float constant of ``expr`` by LBFGS on (X (n, d), y (n,)); returns (expr, normalized MSE).
+
+    An expression that cannot be evaluated as a real function (a complex constant after a snap, an unsupported
+    node) scores ``inf``, so a snap that produces it is rejected.
+    """
+    try:
+        return _polish(expr, symbols, X, y, steps)
+    except (FormulaError, ValueError, TypeError, RuntimeError, OverflowError, ZeroDivisionError):
+        return expr, math.inf
+
+
+def _polish(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y: np.ndarray,
+            steps: int) -> tuple[sympy.Expr, float]:
     floats = sorted(expr.atoms(sympy.Float), key=lambda f: sympy.default_sort_key(f))
     cols = [torch.as_tensor(X[:, k], dtype=torch.float64) for k in range(X.shape[1])]
     yt = torch.as_tensor(y, dtype=torch.float64)
@@ -142,17 +174,25 @@ def polish(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y: 
     return templ.xreplace({p: sympy.Float(float(v)) for p, v in zip(params, theta.detach())}), end
 
 
+_BASES = (sympy.Integer(1), sympy.pi, sympy.E, sympy.sqrt(2), sympy.sqrt(3), sympy.sqrt(sympy.pi),
+          sympy.sqrt(2 * sympy.pi))
+
+
 def snap_candidates(v: float) -> list[sympy.Expr]:
-    """Nice numbers near ``v``: 0 and the nearest integer first, then p/q, p/q * pi, p/q * e (q <= 12), closest
-    first."""
+    """Nice numbers near ``v``: 0 and the nearest integer first, then p/q * b and p/(q * b) for b in 1, pi, e,
+    sqrt(2), sqrt(3), sqrt(pi), sqrt(2 pi) (q <= 12), closest first."""
     out: list[sympy.Expr] = [sympy.Integer(0), sympy.Integer(round(v))]
     near = []
-    for base in (sympy.Integer(1), sympy.pi, sympy.E):
-        r = Fraction(v / float(base)).limit_denominator(12)
-        err = abs(float(r) * float(base) - v)
-        if err <= 0.02 * max(1.0, abs(v)):
-            near.append((err, sympy.Rational(r.numerator, r.denominator) * base))
-    out += [c for _, c in sorted(near, key=lambda t: t[0])]
+    for base in _BASES:
+        for mult in (True, False):
+            r = Fraction(v / float(base) if mult else v * float(base)).limit_denominator(12)
+            if r == 0:
+                continue
+            cand = sympy.Rational(r.numerator, r.denominator) * (base if mult else 1 / base)
+            err = abs(float(cand) - v)
+            if err <= 0.02 * max(1.0, abs(v)):
+                near.append((err, sympy.count_ops(cand), cand))
+    out += [c for _, _, c in sorted(near, key=lambda t: (t[0], t[1]))]
     return [c for i, c in enumerate(out) if c not in out[:i]]
 
 

@@ -37,7 +37,7 @@ import numpy as np
 import sympy
 import torch
 
-from kansci.errors import ConfigError, FormulaError
+from kansci.errors import ConfigError
 from kansci.symbolic.sympy_torch import sympy_to_torch
 
 __all__ = ["Primitive", "X", "SINGULAR_GAP", "default_library", "build_library", "format_library"]
@@ -130,7 +130,7 @@ class Primitive:
         for p in self.poles:
             q = p + torch.round((x - p) / self.period) * self.period if self.period > 0 else p
             d = x - q
-            pushed = q + torch.where(d >= 0, self.gap, -self.gap)
+            pushed = q + torch.where(d >= 0, d.new_tensor(self.gap), d.new_tensor(-self.gap))  # keeps x's dtype
             x = torch.where(d.abs() < self.gap, pushed, x)
         return x
 
@@ -152,7 +152,9 @@ class Primitive:
         return ", ".join(parts) or "all x"
 
     def to_dict(self) -> dict[str, object]:
-        """The custom-entry mapping accepted by :func:`build_library` (name, expr, complexity, domain)."""
+        """The custom-entry mapping accepted by :func:`build_library` (name, expr, complexity, domain).
+
+        Meant for custom primitives; a built-in is rebuilt from its name (poles and symmetry are not in the dict)."""
         return {"name": self.name, "expr": self.expr, "complexity": self.complexity, "domain": list(self.domain)}
 
 
@@ -223,7 +225,8 @@ def default_library() -> dict[str, Primitive]:
     return dict(_DEFAULT)
 
 
-def build_library(names: Sequence[str] | None = None, custom: Sequence[Mapping[str, object]] = ()) -> dict[str, Primitive]:
+def build_library(names: Sequence[str] | None = None,
+                  custom: Sequence[Mapping[str, object]] = ()) -> dict[str, Primitive]:
     """Select built-ins by name (``None`` = all) and add custom primitives.
 
     Custom entries are ``{"name": str, "expr": str, "complexity": int = 3, "domain": [lo, hi] = [-inf, inf]}``; the
