@@ -1,13 +1,28 @@
 """kansci: symbolic regression with Kolmogorov-Arnold Networks.
 
 Public API: :class:`KAN`, :class:`KANRegressor`, :class:`Formula`, :func:`load_run`, :func:`fit`, :func:`symbolify`.
+They are imported lazily, so ``kansci --version`` and ``kansci config show`` start without loading torch.
 """
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from .api import KANRegressor, load_run  # noqa: E402
-from .core.model import KAN  # noqa: E402
-from .pipeline import fit_run as fit  # noqa: E402
-from .symbolic.exports import Formula  # noqa: E402
-from .symbolify import symbolify_run as symbolify  # noqa: E402
+_PUBLIC = {
+    "KAN": ("kansci.core.model", "KAN"),
+    "KANRegressor": ("kansci.api", "KANRegressor"),
+    "load_run": ("kansci.api", "load_run"),
+    "Formula": ("kansci.symbolic.exports", "Formula"),
+    "fit": ("kansci.pipeline", "fit_run"),
+    "symbolify": ("kansci.symbolify", "symbolify_run"),
+}
+__all__ = [*_PUBLIC, "__version__"]
 
-__all__ = ["KAN", "KANRegressor", "Formula", "load_run", "fit", "symbolify", "__version__"]
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        module, attr = _PUBLIC[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'kansci' has no attribute {name!r}")

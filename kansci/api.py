@@ -59,15 +59,17 @@ def _from_srepr(text: str):
     import sympy
 
     allowed = {name: getattr(sympy, name) for name in (
-        "Add", "Mul", "Pow", "Symbol", "Integer", "Rational", "Float", "Half", "NegativeOne", "One", "Zero", "Pi",
-        "Exp1", "exp", "log", "sin", "cos", "tan", "tanh", "asin", "acos", "atan", "atanh", "sign", "Abs", "sqrt",
-        "sinh", "cosh", "erf", "asinh", "acosh")}
+        "Add", "Mul", "Pow", "Symbol", "Integer", "Rational", "Float", "exp", "log", "sin", "cos", "tan", "tanh",
+        "asin", "acos", "atan", "atanh", "sign", "Abs", "sqrt", "sinh", "cosh", "erf", "asinh", "acosh")}
+    constants = {"pi": sympy.pi, "E": sympy.E, "oo": sympy.oo, "zoo": sympy.zoo, "nan": sympy.nan}
 
     def build(node: ast.AST) -> Any:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in allowed:
             args = [build(a) for a in node.args]
             kwargs = {k.arg: build(k.value) for k in node.keywords}
             return allowed[node.func.id](*args, **kwargs)
+        if isinstance(node, ast.Name) and node.id in constants:
+            return constants[node.id]
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool)):
             return node.value
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):

@@ -263,7 +263,7 @@ def load_dataset(path: str | Path, *, target: str | None = None, inputs: Sequenc
     n = table.values.shape[0]
     if n < min_rows:
         raise DataError(f"{where} has {n} data row{'s' if n != 1 else ''}; at least {min_rows} are needed",
-                        "add more rows, or lower data.min_rows if a tiny data set is intended")
+                        "add more rows: kansci needs enough rows for a train, validation and test split")
     X, y = table.values[:, cols[:-1]], table.values[:, cols[-1]]
     return _build(X, y, inputs, target, where, test_frac, split_seed, normalize, where, table.sha256)
 

@@ -190,7 +190,11 @@ def write_fit(
     run: Path, cfg: Config, ds: Dataset, model: KAN, history: History, metrics: dict[str, Any],
     search: list[dict[str, Any]],
 ) -> None:
-    rundir.write_text(run / "config.yaml", config_to_yaml(cfg))
+    saved = cfg.model_copy(deep=True)
+    data_path = resolve_data_path(cfg)
+    if data_path is not None:  # absolute, so re-running RUN/config.yaml finds the same file
+        saved.data.path = str(data_path.resolve())
+    rundir.write_text(run / "config.yaml", config_to_yaml(saved))
     rundir.write_json(run / "dataset.json", ds.to_json())
     rundir.save_arrays(run / "data.npz", X=ds.X, y=ds.y)
     rundir.save_model(run, model)

@@ -37,7 +37,7 @@ class SymbolifyResult:
 def symbolify_run(run: Path, cfg: Config, *, log: Callable[[str], None] = lambda s: None) -> SymbolifyResult:
     """Prune, choose primitives, assemble and snap; writes ``run/symbolic/``. Deterministic for a given run."""
     run = Path(run)
-    library = build_library(cfg.symbolic.lib, [c.model_dump() for c in cfg.symbolic.custom])
+    library = build_library(cfg.symbolic.lib, [c.model_dump(exclude_none=True) for c in cfg.symbolic.custom])
     ds = load_run_data(run)
     device = resolve_device(cfg.model.device)
     with cpu_threads_for(ds.n_rows, device):
