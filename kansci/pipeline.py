@@ -21,7 +21,7 @@ from .core.model import KAN, resolve_device
 from .data import Dataset, load_dataset
 from .errors import ConfigError, FitError, RunDirError
 from .search import search_architecture
-from .train import History, Progress, TrainData, fit as train_fit
+from .train import History, Interrupted, Progress, StopRequest, TrainData, fit as train_fit
 
 Log = Callable[[str], None]
 
@@ -126,15 +126,36 @@ def build_model(cfg: Config, width: Any, device: torch.device, *, mult_arity: in
     )
 
 
+class FitInterrupted(Exception):
+    """Training was interrupted; ``run`` holds a checkpoint that ``kansci fit --resume RUN`` continues."""
+
+    def __init__(self, run: Path) -> None:
+        super().__init__(f"training interrupted; checkpoint saved in {run}")
+        self.run = run
+
+
 def fit_run(
     cfg: Config,
     *,
     progress: Callable[[Progress], None] | None = None,
     log: Log = _quiet,
     dataset: Dataset | None = None,
+    stop: StopRequest | None = None,
+    resume: Path | None = None,
 ) -> FitResult:
-    """Load data, train (choosing the architecture when ``model.width`` is ``auto``), write a run directory."""
-    ds = dataset if dataset is not None else load_data(cfg)
+    """Load data, train (choosing the architecture when ``model.width`` is ``auto``), write a run directory.
+
+    With ``stop`` (set by a Ctrl-C handler) training halts at the next step boundary: the run directory is written
+    with ``checkpoint.pt`` and ``metrics.json`` status ``interrupted``, then :class:`FitInterrupted` is raised.
+    ``resume=PARENT`` continues such a run in a new directory (data and config from the parent) and records the
+    parent; the parent is never modified.
+    """
+    checkpoint = None
+    if resume is not None:
+        checkpoint = rundir.load_tensors(Path(resume) / "checkpoint.pt")
+        ds = load_run_data(Path(resume))
+    else:
+        ds = dataset if dataset is not None else load_data(cfg)
     device = resolve_device(cfg.model.device)
     if cfg.model.device == "auto":
         log(f"device: {device} (auto)")
@@ -142,16 +163,22 @@ def fit_run(
     torch.manual_seed(cfg.seed)
     data = train_tensors(ds, cfg.seed, model_dtype(cfg), device)
     t0 = time.perf_counter()
-    with cpu_threads_for(ds.n_rows, device):
-        if cfg.model.width == "auto":
-            model, history, table = search_architecture(
-                lambda w, arity: build_model(cfg, w, device, mult_arity=arity), data, cfg.train, seed=cfg.seed,
-                progress=progress, log=log,
-            )
-        else:
-            model = build_model(cfg, [list(w) if isinstance(w, tuple) else w for w in cfg.model.width], device)
-            history = train_fit(model, data, cfg.train, seed=cfg.seed, callback=progress)
-            table = []
+    model: KAN | None = None
+    try:
+        with cpu_threads_for(ds.n_rows, device):
+            if cfg.model.width == "auto":
+                model, history, table = search_architecture(
+                    lambda w, arity: build_model(cfg, w, device, mult_arity=arity), data, cfg.train, seed=cfg.seed,
+                    progress=progress, log=log, stop=stop, resume=checkpoint,
+                )
+            else:
+                model = build_model(cfg, [list(w) if isinstance(w, tuple) else w for w in cfg.model.width], device)
+                history = train_fit(model, data, cfg.train, seed=cfg.seed, callback=progress, stop=stop,
+                                    resume=checkpoint)
+                table = []
+    except Interrupted as exc:
+        run = _write_interrupted(cfg, ds, exc.checkpoint, time.perf_counter() - t0, resume)
+        raise FitInterrupted(run) from None
     wall = time.perf_counter() - t0
     if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
         raise FitError("training produced non-finite weights", "lower train.lr or use train.optimizer: adam")
@@ -165,14 +192,38 @@ def fit_run(
         "steps": len(history.rows),
         "versions": environment(),
     }
-    name = cfg.output.name or (Path(ds.source).stem if ds.source else "run")
-    run = rundir.new_run_dir(cfg.output.dir, name)
+    if resume is not None:
+        metrics["parent"] = str(Path(resume).resolve())
+    run = rundir.new_run_dir(cfg.output.dir, _run_name(cfg, ds))
     try:
         write_fit(run, cfg, ds, model, history, metrics, table)
     except BaseException:
         rundir.remove_run_dir(run)
         raise
     return FitResult(run, model, ds, history, metrics, table)
+
+
+def _run_name(cfg: Config, ds: Dataset) -> str:
+    return cfg.output.name or (Path(ds.source).stem if ds.source else "run")
+
+
+def _write_interrupted(cfg: Config, ds: Dataset, checkpoint: dict[str, Any], wall: float, parent: Path | None) -> Path:
+    """An interrupted run: config, data and the checkpoint (no model.pt: the model is mid-training)."""
+    run = rundir.new_run_dir(cfg.output.dir, _run_name(cfg, ds))
+    try:
+        _write_config(run, cfg)
+        rundir.write_json(run / "dataset.json", ds.to_json())
+        rundir.save_arrays(run / "data.npz", X=ds.X, y=ds.y)
+        rundir.save_tensors(run / "checkpoint.pt", checkpoint)
+        metrics = {"status": "interrupted", "wall_s": wall, "seed": cfg.seed, "versions": environment(),
+                   "resume": f"kansci fit --resume {run}"}
+        if parent is not None:
+            metrics["parent"] = str(Path(parent).resolve())
+        rundir.write_json(run / "metrics.json", metrics)
+    except BaseException:
+        rundir.remove_run_dir(run)
+        raise
+    return run
 
 
 def _check_width(cfg: Config, ds: Dataset) -> None:
@@ -186,15 +237,19 @@ def _check_width(cfg: Config, ds: Dataset) -> None:
         )
 
 
-def write_fit(
-    run: Path, cfg: Config, ds: Dataset, model: KAN, history: History, metrics: dict[str, Any],
-    search: list[dict[str, Any]],
-) -> None:
+def _write_config(run: Path, cfg: Config) -> None:
     saved = cfg.model_copy(deep=True)
     data_path = resolve_data_path(cfg)
     if data_path is not None:  # absolute, so re-running RUN/config.yaml finds the same file
         saved.data.path = str(data_path.resolve())
     rundir.write_text(run / "config.yaml", config_to_yaml(saved))
+
+
+def write_fit(
+    run: Path, cfg: Config, ds: Dataset, model: KAN, history: History, metrics: dict[str, Any],
+    search: list[dict[str, Any]],
+) -> None:
+    _write_config(run, cfg)
     rundir.write_json(run / "dataset.json", ds.to_json())
     rundir.save_arrays(run / "data.npz", X=ds.X, y=ds.y)
     rundir.save_model(run, model)

@@ -159,7 +159,7 @@ def resolve_run(run: str | Path, out: str | Path = "runs") -> Path:
     """A run directory from a path, or ``latest`` = the newest complete run under ``out``."""
     if str(run) == "latest":
         root = Path(out)
-        runs = [p for p in root.glob("*/metrics.json")] if root.is_dir() else []
+        runs = [p for p in root.glob("*/model.json")] if root.is_dir() else []  # complete runs only
         if not runs:
             raise RunDirError(f"{root}: no runs found for 'latest'", "run `kansci fit DATA.csv` first, or pass a path")
         return max(runs, key=lambda p: (p.stat().st_mtime_ns, str(p))).parent

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import torch
 
 from .core.model import KAN
-from .train import History, Progress, TrainData, TrainSettings, fit
+from .train import History, Interrupted, Progress, StopRequest, TrainData, TrainSettings, fit
 
 
 def ladder(n_in: int) -> list[tuple[list[Any], int]]:
@@ -46,32 +46,60 @@ def search_architecture(
     screen_steps: int = 30,
     progress: Callable[[Progress], None] | None = None,
     log: Callable[[str], None] = lambda s: None,
+    stop: StopRequest | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> tuple[KAN, History, list[dict[str, Any]]]:
-    """Train the ladder until a rung is accurate enough; return (model, its history, table of rungs)."""
+    """Train the ladder until a rung is accurate enough; return (model, its history, table of rungs).
+
+    Interruptible and resumable: the checkpoint records the rung, the finished rungs' weights, and the inner
+    training checkpoint."""
     var = float(torch.var(data.y_val, unbiased=False)) or 1.0
     screen_cfg = _Override(cfg, grids=list(cfg.grids[:2]), steps=min(cfg.steps, screen_steps))
     rest_cfg = _Override(cfg, grids=list(cfg.grids[2:]))
+    rungs = ladder(data.x_train.shape[1])
     tried: list[tuple[KAN, History, dict[str, Any]]] = []
-    for width, arity in ladder(data.x_train.shape[1]):
-        model = build(width, arity)
-        hist = fit(model, data, screen_cfg, seed=seed, callback=progress)
-        with torch.no_grad():
-            val_mse = float(torch.mean((model(data.x_val) - data.y_val) ** 2))
-        row = {"width": model.width_spec(), "mult_arity": arity, "val_mse": val_mse, "val_r2": 1 - val_mse / var,
-               "steps": len(hist.rows), "wall_s": hist.wall_s}
-        log(f"architecture {row['width']}: validation R2 = {row['val_r2']:.8f} ({hist.wall_s:.1f} s)")
-        tried.append((model, hist, row))
-        if row["val_r2"] >= accept_r2:
-            break
+    for saved in (resume or {}).get("tried", []):
+        model = build(saved["row"]["width"], saved["row"]["mult_arity"])
+        model.load_state(saved["state"])
+        tried.append((model, _history(saved), saved["row"]))
+
+    def checkpoint(phase: str, exc: Interrupted) -> Interrupted:
+        done = [{"state": m.state_dict(), "rows": h.rows, "events": h.events, "wall_s": h.wall_s, "row": r}
+                for m, h, r in tried]
+        return Interrupted({"search": True, "phase": phase, "rung": len(tried), "tried": done, "inner": exc.checkpoint})
+
+    inner = (resume or {}).get("inner")
+    if resume is None or resume["phase"] == "screen":
+        for width, arity in rungs[len(tried):]:
+            if tried and tried[-1][2]["val_r2"] >= accept_r2:
+                break
+            model = build(width, arity)
+            try:
+                hist = fit(model, data, screen_cfg, seed=seed, callback=progress, stop=stop, resume=inner)
+            except Interrupted as exc:
+                raise checkpoint("screen", exc) from None
+            inner = None
+            with torch.no_grad():
+                val_mse = float(torch.mean((model(data.x_val) - data.y_val) ** 2))
+            row = {"width": model.width_spec(), "mult_arity": arity, "val_mse": val_mse, "val_r2": 1 - val_mse / var,
+                   "steps": len(hist.rows), "wall_s": hist.wall_s}
+            log(f"architecture {row['width']}: validation R2 = {row['val_r2']:.8f} ({hist.wall_s:.1f} s)")
+            tried.append((model, hist, row))
     best = min(r["val_mse"] for _, _, r in tried)
-    for model, hist, row in tried:
-        if row["val_mse"] <= tolerance * best:
-            row["chosen"] = True
-            log(f"architecture chosen: {row['width']}")
-            if rest_cfg.grids:
-                hist.extend(fit(model, data, rest_cfg, seed=seed, callback=progress))
-            return model, hist, [copy.deepcopy(r) for _, _, r in tried]
-    raise AssertionError("unreachable: the best rung is within tolerance of itself")
+    k = next(k for k, (_, _, r) in enumerate(tried) if r["val_mse"] <= tolerance * best)
+    model, hist, row = tried[k]
+    row["chosen"] = True
+    log(f"architecture chosen: {row['width']}")
+    if rest_cfg.grids:
+        try:
+            hist.extend(fit(model, data, rest_cfg, seed=seed, callback=progress, stop=stop, resume=inner))
+        except Interrupted as exc:
+            raise checkpoint("rest", exc) from None
+    return model, hist, [copy.deepcopy(r) for _, _, r in tried]
+
+
+def _history(saved: dict[str, Any]) -> History:
+    return History(rows=list(saved["rows"]), events=list(saved["events"]), wall_s=saved["wall_s"])
 
 
 class _Override:

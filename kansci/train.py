@@ -131,6 +131,29 @@ def default_lr(cfg: TrainSettings) -> float:
     return cfg.lr if cfg.lr is not None else (1.0 if cfg.optimizer == "lbfgs" else 1e-2)
 
 
+class StopRequest:
+    """Set by a signal handler (Ctrl-C); training checks it after every step and stops at that clean boundary."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, *_: Any) -> None:
+        self.requested = True
+
+
+class Interrupted(Exception):
+    """Training stopped on request at a step boundary. ``checkpoint`` holds everything needed to continue it
+    bit-for-bit: model and optimizer state, counters, early-stopping state, RNG state, history so far."""
+
+    def __init__(self, checkpoint: dict[str, Any]) -> None:
+        super().__init__("training interrupted")
+        self.checkpoint = checkpoint
+
+
+def _state(model: KAN) -> dict[str, torch.Tensor]:
+    return copy.deepcopy(model.state_dict())
+
+
 def train_stage(
     model: KAN,
     data: TrainData,
@@ -143,18 +166,32 @@ def train_stage(
     callback: Callable[[Progress], None] | None = None,
     step_offset: int = 0,
     total_steps: int | None = None,
+    stop: StopRequest | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> History:
-    """Train ``steps`` optimizer steps at the current grid size; keeps the best-validation state (early stopping)."""
+    """Train ``steps`` optimizer steps at the current grid size; keeps the best-validation state (early stopping).
+
+    With ``stop`` set, raises :class:`Interrupted` after the step during which it was requested; passing that
+    checkpoint as ``resume`` continues exactly where it stopped.
+    """
     hist = History()
     t0 = time.perf_counter()
-    lr = default_lr(cfg)
-    opt = _make_optimizer(model, cfg, lr)
     n = data.x_train.shape[0]
     reg_x = data.x_train[: min(n, 512)] if cfg.lamb > 0 else None
-    best = (math.inf, copy.deepcopy(model.state_dict()))
-    good_state = best[1]
-    since_best = 0
     total_steps = total_steps or steps
+    if resume is None:
+        lr, start = default_lr(cfg), 1
+        opt = _make_optimizer(model, cfg, lr)
+        best = (math.inf, _state(model))
+        good_state, since_best = best[1], 0
+    else:
+        model.load_state(resume["model"])
+        lr, start, since_best = resume["lr"], resume["step"] + 1, resume["since_best"]
+        opt = _make_optimizer(model, cfg, lr)
+        opt.load_state_dict(resume["optimizer"])
+        best, good_state = (resume["best_val"], resume["best_state"]), resume["good_state"]
+        generator.set_state(resume["generator"])
+        hist.rows, hist.events = list(resume["rows"]), list(resume["events"])
 
     def batch() -> tuple[torch.Tensor, torch.Tensor]:
         if cfg.batch_size is None or cfg.batch_size >= n:
@@ -162,7 +199,7 @@ def train_stage(
         idx = torch.randint(0, n, (cfg.batch_size,), generator=generator).to(data.x_train.device)
         return data.x_train[idx], data.y_train[idx]
 
-    for step in range(1, steps + 1):
+    for step in range(start, steps + 1):
         if (
             update_grid and cfg.update_grid and cfg.grid_update_every > 0
             and step % cfg.grid_update_every == 0 and step < cfg.stop_grid_update_step
@@ -185,27 +222,37 @@ def train_stage(
         with torch.no_grad():
             val = mse(model(data.x_val), data.y_val)
         train_loss, val_loss = float(last["loss"]), float(val)
+        stop_now = False
         if not (math.isfinite(train_loss) and math.isfinite(val_loss) and _finite_model(model)):
             model.load_state_dict(good_state)
             lr *= 0.5
             opt = _make_optimizer(model, cfg, lr)
             hist.events.append({"step": step, "event": "nan-rollback", "detail": f"lr -> {lr:g}"})
-            continue
-        good_state = copy.deepcopy(model.state_dict()) if cfg.optimizer == "lbfgs" or step % 10 == 0 else good_state
-        hist.rows.append(
-            {"step": step, "train_loss": train_loss, "val_loss": val_loss, "reg": float(last["reg"]),
-             "grid": model.G, "phase": phase, "lr": lr}
-        )
-        if val_loss < best[0]:
-            improved = val_loss < best[0] * (1 - cfg.min_delta)
-            best = (val_loss, copy.deepcopy(model.state_dict()))
-            since_best = 0 if improved else since_best + 1
         else:
-            since_best += 1
-        if callback and (step % max(cfg.log_every, 1) == 0 or step == steps):
-            callback(Progress(step_offset + step, total_steps, model.G, train_loss, val_loss, float(last["reg"]), phase))
-        if cfg.patience and since_best >= cfg.patience:
-            hist.events.append({"step": step, "event": "early-stop", "detail": f"no val improvement in {cfg.patience}"})
+            good_state = _state(model) if cfg.optimizer == "lbfgs" or step % 10 == 0 else good_state
+            hist.rows.append(
+                {"step": step, "train_loss": train_loss, "val_loss": val_loss, "reg": float(last["reg"]),
+                 "grid": model.G, "phase": phase, "lr": lr}
+            )
+            if val_loss < best[0]:
+                improved = val_loss < best[0] * (1 - cfg.min_delta)
+                best = (val_loss, _state(model))
+                since_best = 0 if improved else since_best + 1
+            else:
+                since_best += 1
+            if callback and (step % max(cfg.log_every, 1) == 0 or step == steps):
+                callback(Progress(step_offset + step, total_steps, model.G, train_loss, val_loss, float(last["reg"]),
+                                  phase))
+            if cfg.patience and since_best >= cfg.patience:
+                hist.events.append({"step": step, "event": "early-stop", "detail": f"no val improvement in {cfg.patience}"})
+                stop_now = True
+        if stop is not None and stop.requested and not stop_now and step < steps:
+            raise Interrupted({
+                "model": _state(model), "optimizer": copy.deepcopy(opt.state_dict()), "lr": lr, "step": step,
+                "since_best": since_best, "best_val": best[0], "best_state": best[1], "good_state": good_state,
+                "generator": generator.get_state(), "rows": hist.rows, "events": hist.events,
+            })
+        if stop_now:
             break
     if best[0] < math.inf:
         model.load_state_dict(best[1])
@@ -220,18 +267,34 @@ def fit(
     *,
     seed: int = 0,
     callback: Callable[[Progress], None] | None = None,
+    stop: StopRequest | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> History:
-    """Train over the grid schedule. Returns the full :class:`History` (steps numbered across stages)."""
+    """Train over the grid schedule. Returns the full :class:`History` (steps numbered across stages).
+
+    Interruptible and resumable like :func:`train_stage`; the checkpoint records the stage too.
+    """
     gen = torch.Generator().manual_seed(seed)
     hist = History()
+    first = 0
+    if resume is not None:
+        first = resume["stage"]
+        hist.rows, hist.events, hist.wall_s = list(resume["rows"]), list(resume["events"]), resume["wall_s"]
     total = cfg.steps * len(cfg.grids)
     for s, G in enumerate(cfg.grids):
-        if G != model.G or s == 0:
+        if s < first:
+            continue
+        inner = resume["inner"] if resume is not None and s == first else None
+        if inner is None and (G != model.G or s == 0):
             model.regrid(data.x_train, G)
             hist.events.append({"step": hist.rows[-1]["step"] if hist.rows else 0, "event": "grid", "detail": f"G={G}"})
-        stage = train_stage(
-            model, data, cfg, steps=cfg.steps, phase=f"grid{G}", generator=gen, callback=callback,
-            step_offset=s * cfg.steps, total_steps=total,
-        )
+        try:
+            stage = train_stage(
+                model, data, cfg, steps=cfg.steps, phase=f"grid{G}", generator=gen, callback=callback,
+                step_offset=s * cfg.steps, total_steps=total, stop=stop, resume=inner,
+            )
+        except Interrupted as exc:
+            raise Interrupted({"stage": s, "inner": exc.checkpoint, "rows": hist.rows, "events": hist.events,
+                               "wall_s": hist.wall_s}) from None
         hist.extend(stage)
     return hist

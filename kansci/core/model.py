@@ -147,6 +147,15 @@ class KAN(nn.Module):
             x = self.combine(l + 1, layer(x))
         return xs
 
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        """``load_state_dict`` that also accepts a state saved at another grid size (resizes grids and coefs)."""
+        for l, layer in enumerate(self.layers):
+            grid = state.get(f"layers.{l}.grid")
+            if grid is not None and grid.shape != layer.grid.shape:
+                layer.grid = grid.to(layer.grid).clone()
+                layer.coef = nn.Parameter(state[f"layers.{l}.coef"].to(layer.coef).clone())
+        self.load_state_dict(state)
+
     # ------------------------------------------------------------------------------------------------ grids
     @torch.no_grad()
     def regrid(self, x: torch.Tensor, G: int | None = None) -> None:
