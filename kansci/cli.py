@@ -6,11 +6,14 @@ Config precedence everywhere: schema defaults < YAML file < ``--set a.b=v`` < ex
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import json
+import signal
+import threading
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional, TypeVar
+from typing import Annotated, Any, Callable, Iterator, Optional, TypeVar
 
 import typer
 
@@ -196,18 +199,57 @@ def fit(
     test_frac: Annotated[Optional[float], typer.Option(help="fraction of rows held out for testing")] = None,
     config: ConfigOpt = None,
     sets: SetOpt = None,
+    resume: Annotated[Optional[Path], typer.Option(
+        help="continue an interrupted run (its own config and data) in a new run directory")] = None,
 ) -> None:
-    """Train a KAN on a CSV and write a run directory."""
+    """Train a KAN on a CSV and write a run directory. Ctrl-C saves a checkpoint; --resume RUN continues it."""
     from kansci import pipeline
 
     flags = {"data.path": data, "data.target": target, "data.inputs": _names(inputs, "--inputs"),
              "model.width": _width(width), "train.grids": _json_list(grids, "--grids", "3,5,10"),
              "train.steps": steps, "train.lamb": lamb, "seed": seed, "model.device": device, "output.dir": out,
              "output.name": name, "data.test_frac": test_frac}
-    cfg = load_config(config, overrides=sets or [], flags=flags, extra_validators=[_check_library])
-    with render.FitProgress() as progress:
-        result = pipeline.fit_run(cfg, progress=progress, log=progress.log)
+    if resume is not None:
+        changed = [k for k, v in flags.items() if v is not None and k not in ("output.dir", "output.name")]
+        if changed or config is not None or sets:
+            raise typer.BadParameter(
+                "--resume continues a run with its own config; only --out and --name may be given "
+                f"(drop {', '.join(changed) or '--config/--set'})", param_hint="--resume")
+        if not (resume / "checkpoint.pt").is_file():
+            raise RunDirError(f"{resume}: no checkpoint.pt to resume from",
+                              "pass a run directory written by an interrupted `kansci fit`")
+        cfg = load_config(resume / "config.yaml", flags={"output.dir": out, "output.name": name})
+    else:
+        cfg = load_config(config, overrides=sets or [], flags=flags, extra_validators=[_check_library])
+    stop = pipeline.StopRequest()
+    with render.FitProgress() as progress, _interruptible(stop, progress.log):
+        try:
+            result = pipeline.fit_run(cfg, progress=progress, log=progress.log, stop=stop, resume=resume)
+        except pipeline.FitInterrupted as exc:
+            render.out(f"interrupted: checkpoint saved in {exc.run}")
+            render.out(f"resume with: kansci fit --resume {exc.run}")
+            raise typer.Exit(130) from None
     render.print_fit(result.run, result.metrics)
+
+
+@contextlib.contextmanager
+def _interruptible(stop: Any, log: Callable[[str], None]) -> Iterator[None]:
+    """First Ctrl-C: finish the current step, save a checkpoint, exit 130. Second Ctrl-C: abort at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:  # noqa: ARG001
+        if stop.requested:
+            raise KeyboardInterrupt
+        stop.requested = True
+        log("interrupt: stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 @command(app, "show")

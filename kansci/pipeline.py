@@ -23,6 +23,8 @@ from .errors import ConfigError, FitError, RunDirError
 from .search import search_architecture
 from .train import History, Interrupted, Progress, StopRequest, TrainData, fit as train_fit
 
+__all__ = ["FitInterrupted", "FitResult", "StopRequest", "fit_run", "symbolify_run", "load_run_data", "predict"]
+
 Log = Callable[[str], None]
 
 

@@ -1,0 +1,202 @@
+"""SRBench-style scoring of a found formula against a known truth, and the failure taxonomy of the benchmark.
+
+Three verdicts per formula:
+
+* **strict** (SRBench 2021 rule): after rounding the found formula's floats (``|c| < 1e-4`` -> 0, others to 3
+  decimals), ``truth - found`` or ``found / truth`` simplifies to a constant in sympy. One deliberate difference: a
+  ratio of 0 does not count (SRBench accepts a formula whose constants all round to 0, because 0/truth is "constant").
+  The benchmark additionally requires test R² > 0.5, as SRBench does (see :func:`score_formula`).
+* **robust**: on random points of the sampling box, ``found - truth`` or ``found - r*truth`` (``r`` = median ratio)
+  varies by less than ``1e-6`` times the spread (std) of the truth. No rounding, so constants such as 8.854e-12 are
+  judged right; the tolerance is relative to the truth's own variation, so a nearly constant truth cannot be matched
+  by a constant.
+* **accuracy**: R² > 0.999 on clean test data.
+
+Symbols are compared by name only (assumptions such as ``positive=True`` are dropped first), like SRBench, which
+parses both sides into plain symbols. Every sympy call that can hang runs under a time limit (SIGALRM, main thread
+only; elsewhere unbounded, which is why the benchmark scores inside its time-limited task process).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import sympy
+
+from kansci.symbolic.formula import time_limit
+
+ROUND_ZERO = 1e-4       # SRBench: floats below this (in magnitude) become 0
+ROUND_DECIMALS = 3      # SRBench: other floats are rounded to this many decimals
+ROBUST_TOL = 1e-6       # robust check: allowed spread, relative to std(truth)
+R2_SYMBOLIC = 0.5       # SRBench: a symbolic solution also needs test R² above this
+R2_ACCURACY = 0.999     # accuracy solution: clean test R² above this
+R2_FIT = 0.999          # taxonomy: below this the KAN itself "never fit well"
+
+FAILURES: dict[str, str] = {
+    "kan_fit": "KAN never fit well (network test R² < 0.999)",
+    "pruned_input": "pruning removed a needed input",
+    "primitive": "wrong primitive on an edge (structure wrong)",
+    "constants": "right shape, constants did not snap",
+    "timeout": "time budget ran out",
+    "error": "error",
+}
+
+
+def plain(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with every symbol replaced by an assumption-free ``sympy.Symbol`` of the same name."""
+    return expr.xreplace({s: sympy.Symbol(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol)})
+
+
+def round_constants(expr: sympy.Expr) -> sympy.Expr:
+    """SRBench rounding of the floats in ``expr``: ``|c| < 1e-4`` -> 0, others rounded to 3 decimals (integral
+    results become sympy Integers). Exact numbers (Rationals, ``pi``) are left alone, as in SRBench."""
+    reps: dict[sympy.Basic, sympy.Basic] = {}
+    for f in expr.atoms(sympy.Float):
+        v = float(f)
+        if abs(v) < ROUND_ZERO:
+            reps[f] = sympy.Integer(0)
+        else:
+            r = round(v, ROUND_DECIMALS)
+            reps[f] = sympy.Integer(int(r)) if r == int(r) else sympy.Float(r)
+    return expr.xreplace(reps)
+
+
+def _finite_constant(e: sympy.Expr, *, nonzero: bool) -> bool:
+    if e.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+        return False
+    if nonzero and e.is_zero:
+        return False
+    return bool(e.is_constant())
+
+
+def symbolic_match(truth: sympy.Expr, found: sympy.Expr, *, timeout_s: float = 20.0) -> tuple[bool, str]:
+    """The SRBench rule (see module docstring). Returns ``(matched, how)`` with ``how`` one of ``"difference"``,
+    ``"ratio"``, ``"no"`` or ``"timeout"`` (sympy ran past ``timeout_s``; counted as not matched)."""
+    truth, found = plain(truth), round_constants(plain(found))
+    try:
+        with time_limit(timeout_s):
+            diff, ratio = round_constants(truth - found), round_constants(found / truth)
+            if _finite_constant(diff, nonzero=False):
+                return True, "difference"
+            if _finite_constant(ratio, nonzero=True):
+                return True, "ratio"
+            diff = round_constants(sympy.simplify(diff, ratio=1))
+            if _finite_constant(diff, nonzero=False):
+                return True, "difference"
+            ratio = round_constants(sympy.simplify(ratio, ratio=1))
+            if _finite_constant(ratio, nonzero=True):
+                return True, "ratio"
+    except (TimeoutError, RecursionError):
+        return False, "timeout"
+    return False, "no"
+
+
+def evaluate(expr: sympy.Expr, names: Sequence[str], X: np.ndarray) -> np.ndarray:
+    """``expr`` (any symbols, matched to ``names`` by name) evaluated on ``X`` (n, d) -> (n,) float64; invalid
+    operations give NaN/inf without warnings."""
+    X = np.asarray(X, dtype=np.float64)
+    syms = [sympy.Symbol(n) for n in names]
+    fn = sympy.lambdify(syms, plain(expr), modules="numpy")
+    with np.errstate(all="ignore"):
+        out = fn(*[X[:, i] for i in range(X.shape[1])])
+        out = np.asarray(out, dtype=np.complex128 if np.iscomplexobj(out) else np.float64)
+    if np.iscomplexobj(out):
+        out = np.where(np.abs(out.imag) > 0, np.nan, out.real)
+    return np.broadcast_to(out, (X.shape[0],)).astype(np.float64)
+
+
+def numeric_match(truth: sympy.Expr, found: sympy.Expr, names: Sequence[str],
+                  box: Sequence[tuple[float, float]], *, n: int = 1000, seed: int = 0,
+                  tol: float = ROBUST_TOL) -> tuple[bool, float]:
+    """Robust check on ``n`` uniform points of ``box`` ((low, high) per name). Returns ``(matched, spread)`` where
+    spread is the smaller of ``ptp(found - truth)`` and ``ptp(found - r*truth)`` (``r`` = median of found/truth),
+    both divided by ``std(truth)``; inf when values are not finite."""
+    rng = np.random.default_rng(seed)
+    lo = np.array([b[0] for b in box], dtype=np.float64)
+    hi = np.array([b[1] for b in box], dtype=np.float64)
+    X = rng.uniform(lo, hi, size=(n, len(names)))  # (n, d)
+    t, f = evaluate(truth, names, X), evaluate(found, names, X)
+    scale = float(np.std(t))
+    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(f))) or scale == 0.0:
+        return False, float("inf")
+    spread = float(np.ptp(f - t)) / scale
+    with np.errstate(all="ignore"):
+        r = float(np.median(f / t)) if np.all(t != 0) else 0.0
+    if r != 0.0 and np.isfinite(r):
+        spread = min(spread, float(np.ptp(f - r * t)) / (abs(r) * scale))
+    return spread < tol, spread
+
+
+def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
+    """Coefficient of determination of ``pred`` (n,) for ``y`` (n,); -inf if ``pred`` is not finite."""
+    if not np.all(np.isfinite(pred)):
+        return float("-inf")
+    sst = float(np.sum((y - y.mean()) ** 2))
+    return 1.0 - float(np.sum((y - pred) ** 2)) / sst if sst > 0 else float("nan")
+
+
+def skeleton(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with every constant subtree replaced by one symbol ``C`` (several in one sum/product merge), so two
+    formulas that differ only in their numbers get equal skeletons."""
+    c = sympy.Symbol("C")
+    if not expr.free_symbols:
+        return c
+    if expr.is_Symbol:
+        return expr
+    args = [skeleton(a) for a in expr.args]
+    if expr.is_Add or expr.is_Mul:
+        args = [a for a in args if a != c] + ([c] if c in args else [])
+    return expr.func(*args, evaluate=False)
+
+
+def same_shape(truth: sympy.Expr, found: sympy.Expr, *, timeout_s: float = 10.0) -> bool:
+    """True if ``found`` has the truth's tree up to numbers (directly or after ``simplify`` of both)."""
+    truth, found = plain(truth), plain(found)
+    if skeleton(truth) == skeleton(found):
+        return True
+    try:
+        with time_limit(timeout_s):
+            return skeleton(sympy.simplify(truth)) == skeleton(sympy.simplify(found))
+    except (TimeoutError, RecursionError):
+        return False
+
+
+def score_formula(truth: sympy.Expr, found: sympy.Expr, names: Sequence[str], box: Sequence[tuple[float, float]],
+                  X_test: np.ndarray, y_test: np.ndarray, *, seed: int = 0, timeout_s: float = 20.0) -> dict[str, Any]:
+    """All verdicts for one formula. ``X_test`` (n, d) in ``names`` order, ``y_test`` (n,) clean targets.
+
+    Returns a dict: formula_test_r2, strict (SRBench rule incl. R² > 0.5), strict_how, robust (incl. R² > 0.5),
+    robust_spread, accuracy, complexity (sympy node count of ``found``), truth_complexity, same_shape,
+    missing_inputs (truth variables absent from ``found``)."""
+    r2 = r2_score(np.asarray(y_test, dtype=np.float64), evaluate(found, names, X_test))
+    matched, how = symbolic_match(truth, found, timeout_s=timeout_s)
+    robust, spread = numeric_match(truth, found, names, box, seed=seed)
+    strict = bool(matched and r2 > R2_SYMBOLIC)
+    robust = bool(robust and r2 > R2_SYMBOLIC)
+    found_names = {s.name for s in found.free_symbols}
+    return {
+        "formula_test_r2": r2, "strict": strict, "strict_how": how, "robust": robust, "robust_spread": spread,
+        "accuracy": bool(r2 > R2_ACCURACY), "complexity": sum(1 for _ in sympy.preorder_traversal(found)),
+        "truth_complexity": sum(1 for _ in sympy.preorder_traversal(truth)),
+        "same_shape": bool(not strict and same_shape(truth, found, timeout_s=timeout_s / 2)),
+        "missing_inputs": sorted(s.name for s in truth.free_symbols if s.name not in found_names),
+    }
+
+
+def classify(*, strict: bool, status: str, fit_r2: float | None, removed_inputs: Sequence[str] = (),
+             needed_inputs: Sequence[str] = (), robust: bool = False, same_shape: bool = False) -> str:
+    """First broken stage of an unsolved task ("" when solved by the strict rule); a key of :data:`FAILURES`.
+
+    Stages in pipeline order: the KAN fit (``fit_r2`` < 0.999), pruning (a needed input removed), then, for runs
+    that stopped early, ``timeout``/``error``; for finished runs, ``constants`` (robust match but strict miss, or
+    the truth's tree up to numbers) else ``primitive``."""
+    if strict and status == "ok":
+        return ""
+    if fit_r2 is not None and not fit_r2 >= R2_FIT:   # NaN counts as a bad fit
+        return "kan_fit"
+    if set(removed_inputs) & set(needed_inputs):
+        return "pruned_input"
+    if status in ("timeout", "error"):
+        return status
+    return "constants" if robust or same_shape else "primitive"
