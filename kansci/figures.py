@@ -277,7 +277,8 @@ def build_figures(run: Path, what: Sequence[str] | str = ALL, *, log: Callable[[
     elif pareto is not None and not pareto[2]:
         log("skipped pareto: symbolic/formula.json lists no candidate formulas")
     elif pareto is not None:
-        figs["pareto"] = plots.pareto_figure(*pareto)
+        kind = next((r.get("loss_kind") for r in c.formula["pareto"] if r.get("loss_kind")), "test loss")
+        figs["pareto"] = plots.pareto_figure(*pareto, loss_label=kind)
     return {k: figs[k] for k in ALL if k in figs}
 
 

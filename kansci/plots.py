@@ -241,7 +241,8 @@ def short(text: str, limit: int) -> str:
 
 
 @styled
-def pareto_figure(complexity: np.ndarray, loss: np.ndarray, labels: Sequence[str], chosen: int) -> Figure:
+def pareto_figure(complexity: np.ndarray, loss: np.ndarray, labels: Sequence[str], chosen: int, *,
+                  loss_label: str = "test loss") -> Figure:
     """Candidate formulas as complexity against test loss (log y), the Pareto front, the chosen one annotated.
 
     ``complexity``, ``loss``, ``labels``: (n,); ``chosen``: index into them. Losses <= 0 (exact fits) are drawn at a
@@ -256,7 +257,8 @@ def pareto_figure(complexity: np.ndarray, loss: np.ndarray, labels: Sequence[str
     fig = new_figure(7.5, 4.5)
     ax = fig.add_axes((0.1, 0.12, 0.86, 0.8))
     ax.set_xlabel("complexity")
-    ax.set_ylabel("test loss (log)")
+    ax.set_ylabel(f"{loss_label} (log)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_title("candidate formulas")
     positive = ls[np.isfinite(ls) & (ls > 0)]
     if positive.size == 0 and not np.any(np.isfinite(ls)):

@@ -113,13 +113,24 @@ def _metrics(formula: Formula, model, ds) -> dict[str, Any]:
     return out
 
 
+def _edge_label(name: str, params: list[float]) -> str:
+    """``c*f(a*x+b)+d`` with 3 significant digits, e.g. ``2.0*sin(3.14*x + 0.5) - 1.0``."""
+    from .symbolic.primitives import X, default_library
+
+    a, b, c, d = (sympy.Float(v, 3) for v in params)
+    prim = default_library().get(name)
+    inner = a * X + b
+    body = prim.sympy(inner) if prim is not None else sympy.Function(name)(inner)
+    return str(c * body + d)
+
+
 def write_symbolic(run: Path, formula: Formula, model, metrics, choices, table, pareto, snaps, report,
                    precision: int) -> list[Path]:
     out = run / "symbolic"
     edges = [{"layer": c.layer, "i": c.i, "j": c.j, "primitive": c.primitive, "params": c.params,
               "r2": c.r2_final if c.r2_final is not None else c.r2, "r2_isolated": c.r2,
               "attribution": c.attribution, "score": c.score,
-              "label": f"{c.params[2]:.3g}*{c.primitive}({c.params[0]:.3g}*x+{c.params[1]:.3g})+{c.params[3]:.3g}"}
+              "label": _edge_label(c.primitive, c.params)}
              for c in choices]
     doc = {**formula.to_json(), "display": formula.rounded(precision), "metrics": metrics, "edges": edges,
            "pareto": pareto, "snaps": snaps, "prune": report.to_dict() if report else None}
