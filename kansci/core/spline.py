@@ -89,31 +89,43 @@ def grid_from_samples(x: torch.Tensor, G: int, k: int, grid_eps: float, margin: 
     return extend_grid(interior, k)
 
 
-def _local_basis(x: torch.Tensor, grid: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The k+1 non-zero B-splines of order k at each clamped input, and the interval index.
+def _span(x: torch.Tensor, grid: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Clamp x (n, d) into each grid's interior range and find its knot interval ``[t_span, t_span+1)``.
 
-    x: (n, d); grid: (d, G+2k+1). Returns ``(N, span, xc)``: N (n, d, k+1) values of bases ``span - k + r``,
-    span (n, d) int64 in ``[k, G+k-1]`` (the knot interval ``[t_span, t_span+1)`` holding x), xc the clamped x.
+    Returns ``(xc, span)``, span (n, d) int64 in ``[k, G+k-1]``; the right end belongs to the last interval.
     """
-    d, m = grid.shape
-    G = m - 2 * k - 1
+    G = grid.shape[1] - 2 * k - 1
     lo, hi = grid[:, k], grid[:, k + G]  # (d,)
     xc = torch.minimum(torch.maximum(x, lo), hi)  # (n, d)
     interior = grid[:, k : k + G + 1].contiguous()  # (d, G+1)
-    # Interval index within the interior knots; the right end belongs to the last interval.
     idx = torch.searchsorted(interior, xc.T.contiguous(), right=True).T - 1  # (n, d)
-    span = idx.clamp(0, G - 1) + k  # (n, d)
-    return _triangle(xc, grid, span, k), span, xc
+    return xc, idx.clamp(0, G - 1) + k
 
 
-def _triangle(xc: torch.Tensor, grid: torch.Tensor, span: torch.Tensor, k: int) -> torch.Tensor:
-    """de Boor's triangle: the k+1 bases of order k non-zero on interval ``span``. Returns (n, d, k+1)."""
-    gt = grid.T  # (m, d) so that gather along dim 0 picks knots per input column
+def _window(grid: torch.Tensor, span: torch.Tensor, k: int) -> torch.Tensor:
+    """The 2k+2 knots around each interval in one gather: ``T[..., k + m] = t[span + m]``, m = -k..k+1.
+
+    grid (d, G+2k+1), span (n, d) -> (n, d, 2k+2).
+    """
+    offs = torch.arange(-k, k + 2, device=span.device)  # (2k+2,)
+    cols = torch.arange(grid.shape[0], device=span.device)[None, :, None]  # (1, d, 1)
+    return grid[cols, span.unsqueeze(-1) + offs]
+
+
+def _triangle(xc: torch.Tensor, T: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """de Boor's triangle on the interval of each input. xc (n, d), T (n, d, 2k+2) from :func:`_window`.
+
+    Returns the k+1 bases of order k non-zero there (n, d, k+1), and the k bases of order k-1 (n, d, k) met on the
+    way (None for k = 0), which the derivative needs.
+    """
     N = [torch.ones_like(xc)]
+    lower = None
     left, right = [None], [None]
     for j in range(1, k + 1):
-        left.append(xc - torch.gather(gt, 0, span + 1 - j))  # x - t[span+1-j]
-        right.append(torch.gather(gt, 0, span + j) - xc)  # t[span+j] - x
+        if j == k:
+            lower = torch.stack(N, dim=-1)
+        left.append(xc - T[..., k + 1 - j])  # x - t[span+1-j]
+        right.append(T[..., k + j] - xc)  # t[span+j] - x
         saved = torch.zeros_like(xc)
         new = []
         for r in range(j):
@@ -122,7 +134,7 @@ def _triangle(xc: torch.Tensor, grid: torch.Tensor, span: torch.Tensor, k: int) 
             saved = left[j - r] * temp
         new.append(saved)
         N = new
-    return torch.stack(N, dim=-1)
+    return torch.stack(N, dim=-1), lower
 
 
 def _scatter_dense(local: torch.Tensor, span: torch.Tensor, n_basis: int, k_local: int) -> torch.Tensor:
@@ -134,33 +146,34 @@ def _scatter_dense(local: torch.Tensor, span: torch.Tensor, n_basis: int, k_loca
     return dense.scatter_(2, cols, local)
 
 
+def _basis(x: torch.Tensor, grid: torch.Tensor, k: int) -> torch.Tensor:
+    """Dense basis (n, d, G+k) at clamped inputs (no derivative)."""
+    xc, span = _span(x, grid, k)
+    N, _ = _triangle(xc, _window(grid, span, k), k)
+    return _scatter_dense(N, span, grid.shape[1] - k - 1, k)
+
+
 def bspline_basis_and_derivative(x: torch.Tensor, grid: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Dense basis B (n, d, G+k) and its derivative dB/dx (n, d, G+k) at clamped inputs.
 
     The derivative is zero where x lies outside the interior range (the spline is constant there).
     """
-    d, m = grid.shape
-    G = m - 2 * k - 1
-    N, span, xc = _local_basis(x, grid, k)
-    B = _scatter_dense(N, span, G + k, k)
+    n_basis = grid.shape[1] - k - 1
+    xc, span = _span(x, grid, k)
+    T = _window(grid, span, k)  # (n, d, 2k+2)
+    N, lower = _triangle(xc, T, k)
+    B = _scatter_dense(N, span, n_basis, k)
     if k == 0:
         return B, torch.zeros_like(B)
-    # Order k-1 values on the same interval: bases span-(k-1)+r, r = 0..k-1.
-    Nm = _triangle(xc, grid, span, k - 1)  # (n, d, k)
-    gt = grid.T  # (m, d)
-    # dB_i/dx = k * (B_{i,k-1} / (t_{i+k} - t_i) - B_{i+1,k-1} / (t_{i+k+1} - t_{i+1})), i = span-k .. span
-    # Local lower-order bases: index j = span-k+1+r (r = 0..k-1). Pad with zeros on both sides to length k+2.
-    zeros = torch.zeros_like(Nm[..., :1])
-    P = torch.cat([zeros, Nm, zeros], dim=-1)  # (n, d, k+2): P[..., s] = B_{span-k+s, k-1}
-    dN = []
-    for r in range(k + 1):
-        i = span - k + r  # (n, d) basis index
-        t_i = torch.gather(gt, 0, i)
-        t_ik = torch.gather(gt, 0, i + k)
-        t_i1 = torch.gather(gt, 0, i + 1)
-        t_ik1 = torch.gather(gt, 0, i + k + 1)
-        dN.append(k * (P[..., r] / (t_ik - t_i) - P[..., r + 1] / (t_ik1 - t_i1)))
-    dB = _scatter_dense(torch.stack(dN, dim=-1), span, G + k, k)
+    # dB_i/dx = k * (B_{i,k-1} / (t_{i+k} - t_i) - B_{i+1,k-1} / (t_{i+k+1} - t_{i+1})) for i = span-k+r, r = 0..k.
+    # lower[..., s] = B_{span-k+1+s, k-1}; pad with zeros so P[..., r] = B_{span-k+r, k-1}, r = 0..k+1.
+    zeros = torch.zeros_like(lower[..., :1])
+    P = torch.cat([zeros, lower, zeros], dim=-1)  # (n, d, k+2)
+    # with i = span-k+r: t_i = T[..., r], t_{i+k} = T[..., r+k], t_{i+1} = T[..., r+1], t_{i+k+1} = T[..., r+k+1]
+    dN = k * (P[..., :-1] / (T[..., k : 2 * k + 1] - T[..., : k + 1])
+              - P[..., 1:] / (T[..., k + 1 : 2 * k + 2] - T[..., 1 : k + 2]))  # (n, d, k+1)
+    dB = _scatter_dense(dN, span, n_basis, k)
+    G = n_basis - k
     inside = (x >= grid[:, k]) & (x <= grid[:, k + G])  # (n, d)
     return B, dB * inside.unsqueeze(-1).to(dB.dtype)
 
@@ -174,8 +187,7 @@ class _Basis(torch.autograd.Function):
             B, dB = bspline_basis_and_derivative(x, grid, k)
             ctx.save_for_backward(dB)
         else:
-            N, span, _ = _local_basis(x, grid, k)
-            B = _scatter_dense(N, span, grid.shape[1] - k - 1, k)
+            B = _basis(x, grid, k)
             ctx.save_for_backward(None)
         return B
 
