@@ -91,10 +91,20 @@ class KANLayer(nn.Module):
     def _base(self, x: torch.Tensor) -> torch.Tensor:
         return F.silu(x) if self.base_fun == "silu" else torch.zeros_like(x)
 
+    def _has_numeric(self) -> bool:
+        """Whether any active edge is still a spline; cached on the versions of ``mask`` and ``sym_on`` so the
+        check costs no host sync per forward."""
+        key = (self.mask._version, self.sym_on._version, id(self.mask), id(self.sym_on))
+        if getattr(self, "_numeric_key", None) != key:
+            self._numeric_key, self._numeric_any = key, bool((self._numeric() > 0).any())
+        return self._numeric_any
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, in) -> (batch, out), the sum over incoming edges per output subnode."""
         assert x.dim() == 2 and x.shape[1] == self.in_dim, (x.shape, self.in_dim)
         n = x.shape[0]
+        if self.symbolic and not self._has_numeric():  # all-symbolic layer: no spline work at all
+            return self._symbolic_out(x)
         numeric = self._numeric()  # (in, out)
         basis = spline.bspline_basis(x, self.grid, self.k)  # (n, in, G+k)
         coef = self.coef * (self.w_spline * numeric).unsqueeze(1)  # (in, G+k, out)
