@@ -168,8 +168,12 @@ def train_stage(
     total_steps: int | None = None,
     stop: StopRequest | None = None,
     resume: dict[str, Any] | None = None,
+    sync_every: int | None = None,
 ) -> History:
     """Train ``steps`` optimizer steps at the current grid size; keeps the best-validation state (early stopping).
+
+    ``sync_every`` (default: every step, or every ``log_every`` steps for Adam on CUDA) is how often losses are
+    copied to the host for logging, NaN checks and early stopping; between those points nothing waits on the device.
 
     With ``stop`` set, raises :class:`Interrupted` after the step during which it was requested; passing that
     checkpoint as ``resume`` continues exactly where it stopped.
@@ -192,6 +196,12 @@ def train_stage(
         best, good_state = (resume["best_val"], resume["best_state"]), resume["good_state"]
         generator.set_state(resume["generator"])
         hist.rows, hist.events = list(resume["rows"]), list(resume["events"])
+
+    # Losses stay on the device between sync points; on CUDA with Adam the loop syncs once per log interval.
+    if sync_every is None:
+        on_gpu_adam = data.x_train.device.type == "cuda" and cfg.optimizer == "adam"
+        sync_every = max(cfg.log_every, 1) if on_gpu_adam else 1
+    pending: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]] = []
 
     def batch() -> tuple[torch.Tensor, torch.Tensor]:
         if cfg.batch_size is None or cfg.batch_size >= n:
@@ -221,31 +231,37 @@ def train_stage(
         opt.step(closure)
         with torch.no_grad():
             val = mse(model(data.x_val), data.y_val)
-        train_loss, val_loss = float(last["loss"]), float(val)
+        pending.append((step, last["loss"], val, last["reg"]))
         stop_now = False
-        if not (math.isfinite(train_loss) and math.isfinite(val_loss) and _finite_model(model)):
-            model.load_state_dict(good_state)
-            lr *= 0.5
-            opt = _make_optimizer(model, cfg, lr)
-            hist.events.append({"step": step, "event": "nan-rollback", "detail": f"lr -> {lr:g}"})
-        else:
-            good_state = _state(model) if cfg.optimizer == "lbfgs" or step % 10 == 0 else good_state
-            hist.rows.append(
-                {"step": step, "train_loss": train_loss, "val_loss": val_loss, "reg": float(last["reg"]),
-                 "grid": model.G, "phase": phase, "lr": lr}
-            )
-            if val_loss < best[0]:
-                improved = val_loss < best[0] * (1 - cfg.min_delta)
-                best = (val_loss, _state(model))
-                since_best = 0 if improved else since_best + 1
+        if len(pending) >= sync_every or step == steps or (stop is not None and stop.requested):
+            # the only host sync of the step (every step on CPU / LBFGS, every log interval for Adam on CUDA)
+            values = torch.stack([torch.stack(p[1:]) for p in pending]).tolist()
+            rows, pending = list(zip([p[0] for p in pending], values)), []
+            for at, (train_loss, val_loss, reg) in rows:
+                if not (math.isfinite(train_loss) and math.isfinite(val_loss) and _finite_model(model)):
+                    model.load_state_dict(good_state)
+                    lr *= 0.5
+                    opt = _make_optimizer(model, cfg, lr)
+                    hist.events.append({"step": at, "event": "nan-rollback", "detail": f"lr -> {lr:g}"})
+                    break
+                hist.rows.append({"step": at, "train_loss": train_loss, "val_loss": val_loss, "reg": reg,
+                                  "grid": model.G, "phase": phase, "lr": lr})
+                if val_loss < best[0]:
+                    improved = val_loss < best[0] * (1 - cfg.min_delta)
+                    best = (val_loss, _state(model))
+                    since_best = 0 if improved else since_best + 1
+                else:
+                    since_best += 1
+                if callback and (at % max(cfg.log_every, 1) == 0 or at == steps):
+                    callback(Progress(step_offset + at, total_steps, model.G, train_loss, val_loss, reg, phase))
+                if cfg.patience and since_best >= cfg.patience:
+                    hist.events.append({"step": at, "event": "early-stop",
+                                        "detail": f"no val improvement in {cfg.patience}"})
+                    stop_now = True
+                    break
             else:
-                since_best += 1
-            if callback and (step % max(cfg.log_every, 1) == 0 or step == steps):
-                callback(Progress(step_offset + step, total_steps, model.G, train_loss, val_loss, float(last["reg"]),
-                                  phase))
-            if cfg.patience and since_best >= cfg.patience:
-                hist.events.append({"step": step, "event": "early-stop", "detail": f"no val improvement in {cfg.patience}"})
-                stop_now = True
+                if sync_every > 1 or cfg.optimizer == "lbfgs" or step % 10 == 0:
+                    good_state = _state(model)
         if stop is not None and stop.requested and not stop_now and step < steps:
             raise Interrupted({
                 "model": _state(model), "optimizer": copy.deepcopy(opt.state_dict()), "lr": lr, "step": step,

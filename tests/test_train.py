@@ -94,3 +94,32 @@ def test_grid_schedule_recorded_in_history():
     assert [e["detail"] for e in hist.events if e["event"] == "grid"] == ["G=3", "G=6"]
     assert model.G == 6
     assert hist.rows[-1]["val_loss"] < hist.rows[0]["val_loss"]
+
+
+def test_deferred_host_sync_gives_the_same_training_and_still_catches_nan():
+    """The CUDA/Adam path syncs losses once per interval; on CPU we force that path and compare with per-step sync."""
+    x = torch.rand(200, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    y = torch.sin(2 * x[:, :1]) + x[:, 1:] ** 2
+    data = TrainData(x[:160], y[:160], x[160:], y[160:])
+    cfg = load_config(None, flags={"train.optimizer": "adam", "train.patience": 0, "train.update_grid": False}).train
+    runs = []
+    for sync in (1, 5):
+        model = KAN([2, 3, 1], seed=0)
+        hist = train_stage(model, data, cfg, steps=20, phase="t", generator=torch.Generator().manual_seed(0),
+                           sync_every=sync)
+        runs.append((model.state_dict(), [r["val_loss"] for r in hist.rows]))
+    assert runs[0][1] == runs[1][1]
+    for k in runs[0][0]:
+        assert torch.equal(runs[0][0][k], runs[1][0][k]), k
+
+    model = KAN([2, 3, 1], seed=0)
+    original, calls = model.forward, {"n": 0}
+
+    def poisoned(inp):
+        calls["n"] += 1
+        return original(inp) * float("nan") if calls["n"] == 13 else original(inp)
+
+    model.forward = poisoned
+    hist = train_stage(model, data, cfg, steps=20, phase="t", generator=torch.Generator().manual_seed(0), sync_every=5)
+    assert [e["event"] for e in hist.events] == ["nan-rollback"]
+    assert all(torch.isfinite(p).all() for p in model.parameters())
