@@ -17,7 +17,7 @@ import torch
 
 from . import __version__, rundir
 from .config import Config, config_to_yaml, resolve_data_path
-from .core.model import KAN, resolve_device
+from .core.model import KAN, choose_device
 from .data import Dataset, load_dataset
 from .errors import ConfigError, FitError, RunDirError
 from .search import search_architecture
@@ -158,9 +158,8 @@ def fit_run(
         ds = load_run_data(Path(resume))
     else:
         ds = dataset if dataset is not None else load_data(cfg)
-    device = resolve_device(cfg.model.device)
-    if cfg.model.device == "auto":
-        log(f"device: {device} (auto)")
+    device, why = choose_device(cfg.model.device, ds.n_rows)
+    log(f"device: {device} ({why})")
     _check_width(cfg, ds)
     torch.manual_seed(cfg.seed)
     data = train_tensors(ds, cfg.seed, model_dtype(cfg), device)

@@ -39,7 +39,7 @@ def symbolify_run(run: Path, cfg: Config, *, log: Callable[[str], None] = lambda
     run = Path(run)
     library = build_library(cfg.symbolic.lib, [c.model_dump(exclude_none=True) for c in cfg.symbolic.custom])
     ds = load_run_data(run)
-    device = resolve_device(cfg.model.device)
+    device = resolve_device(cfg.model.device, ds.n_rows)
     with cpu_threads_for(ds.n_rows, device):
         return _symbolify(run, cfg, ds, device, library, log)
 

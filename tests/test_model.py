@@ -101,3 +101,15 @@ def test_width_notation_roundtrip():
     assert model.width == [(2, 0), (5, 2), (1, 0)]
     assert model.width_spec() == [2, [5, 2], 1]
     assert model.layers[0].out_dim == 5 + 2 * 2 and model.layers[1].in_dim == 7
+
+
+def test_auto_device_prefers_cpu_for_small_problems(monkeypatch):
+    from kansci.core import model as model_mod
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert model_mod.choose_device("auto", 10**6) == (torch.device("cpu"), "auto: no CUDA device")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    dev, why = model_mod.choose_device("auto", 2000)
+    assert dev == torch.device("cpu") and "small" in why
+    assert model_mod.choose_device("auto", 10**6)[0] == torch.device("cuda")
+    assert model_mod.choose_device("cpu", 10**6) == (torch.device("cpu"), "requested")

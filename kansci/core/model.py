@@ -40,11 +40,27 @@ def normalize_width(width: WidthSpec) -> list[tuple[int, int]]:
     return out
 
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU. Anything else is passed to ``torch.device``."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+#: Below this many data rows, ``device: auto`` stays on the CPU even when CUDA is available: symbolic-regression
+#: sized problems (thousands of rows, tens of edges) are dominated by kernel-launch latency and LBFGS's host-side
+#: line search, which a GPU does not speed up.
+AUTO_CUDA_MIN_ROWS = 50_000
+
+
+def resolve_device(device: str, n_rows: int | None = None) -> torch.device:
+    """``auto`` -> CUDA when available and the data is large (``n_rows >= AUTO_CUDA_MIN_ROWS``, or unknown), else
+    CPU. Anything else is passed to ``torch.device``."""
+    return choose_device(device, n_rows)[0]
+
+
+def choose_device(device: str, n_rows: int | None = None) -> tuple[torch.device, str]:
+    """The device and a one-line reason, for logs (``device: cpu (auto: ...)``)."""
+    if device != "auto":
+        return torch.device(device), "requested"
+    if not torch.cuda.is_available():
+        return torch.device("cpu"), "auto: no CUDA device"
+    if n_rows is not None and n_rows < AUTO_CUDA_MIN_ROWS:
+        return torch.device("cpu"), f"auto: {n_rows} rows is small; CUDA pays off from about {AUTO_CUDA_MIN_ROWS}"
+    return torch.device("cuda"), "auto: CUDA available and the data is large"
 
 
 class KAN(nn.Module):
