@@ -202,7 +202,7 @@ class SymbolicConfig(Section):
     r2_min: float = Field(0.99, ge=0, le=1, description="minimum R² of an edge fit to accept a primitive, in [0, 1]")
     complexity_weight: NonNegFloat = Field(0.3, description="score penalty per unit of complexity, in decades of 1-R², >= 0")
     top_k: int = Field(3, ge=1, description="candidates checked end to end per edge, >= 1")
-    finetune_steps: NonNegInt = Field(50, description="training steps of the affine constants after fixing edges")
+    finetune_steps: NonNegInt = Field(200, description="training steps of the affine constants after fixing edges")
     snap: bool = Field(True, description="snap constants to simple values (integers, fractions) when harmless")
     snap_tol: NonNegFloat = Field(1e-12, description="absolute slack in normalized train MSE allowed by a snap, on top of the AIC rule, >= 0")
     simplify_timeout_s: float = Field(10.0, gt=0, description="time limit of sympy simplification in seconds, > 0")

@@ -12,8 +12,8 @@ End to end: whole-network assignments are built for a sweep of complexity weight
 edge" to "simplest primitive above r2_min on every edge"); each is set, its affine constants fine-tuned jointly, and
 scored on the validation rows by ``log10(NMSE + 1e-15) + complexity_weight * total complexity``. The best assignment
 wins. If it is not exact, the other ``top_k`` candidates of each edge (least certain edges first) are tried in its
-place with the same fine-tuning; a substitution is kept only if it halves the validation loss, otherwise it is rolled
-back. Spline fits of a trained KAN are rarely the ideal functions (``h(f(x) g(y)) = x y`` has a family of
+place with the same fine-tuning; a substitution is kept only if it halves the validation loss and pays for any
+added complexity on the same score, otherwise it is rolled back. Spline fits of a trained KAN are rarely the ideal functions (``h(f(x) g(y)) = x y`` has a family of
 solutions), which is why isolated fits alone pick ``tan(0.16 x)`` where ``x`` is exact.
 """
 from __future__ import annotations
@@ -118,7 +118,7 @@ def symbolize_edges(
     """Make every active numeric edge of ``model`` symbolic (in place). x: (n, n_in), y: (n, 1) normalized units.
 
     Returns the choices, every candidate of every edge (for ``edges.json``), and the assignments tried end to end
-    (primitives, validation NMSE, total complexity, chosen) for the Pareto view.
+    (edges, primitives, validation NMSE, total complexity, score, fine-tuned model ``state``, ``chosen``).
     """
     edges = model.numeric_edges()
     if not edges:
@@ -159,7 +159,7 @@ def symbolize_edges(
         nmse, state = evaluate(assign)
         total = sum(r["complexity"] for r in assign)
         front.append({"primitives": key, "assign": assign, "nmse": nmse, "complexity": total, "state": state,
-                      "score": math.log10(nmse + 1e-15) + complexity_weight * total})
+                      "score": math.log10(nmse + 1e-15) + complexity_weight * total, "edges": edges})
         log(f"assignment {list(key)}: validation NMSE {nmse:.3e}, complexity {total}")
     chosen = min(front, key=lambda f: (f["score"], f["complexity"]))
     model.load_state_dict(chosen["state"])
@@ -179,19 +179,21 @@ def symbolize_edges(
             model.layers[c.layer].set_symbolic(c.i, c.j, prims[alt["name"]], [alt[k] for k in "abcd"])
             finetune_symbolic(model, x_fit, y_fit, finetune_steps)
             v = val_loss(model, x_val, y_val)
-            if v < best_val * 0.5:
+            gain = math.log10(best_val / var + 1e-15) - math.log10(v / var + 1e-15)
+            if v < best_val * 0.5 and gain > complexity_weight * (alt["complexity"] - c.complexity):
                 log(f"edge {(c.layer, c.i, c.j)}: {alt['name']} beats {c.primitive} end to end ({v:.3e} < {best_val:.3e})")
                 best_val, c.primitive, c.r2, c.complexity, c.score = v, alt["name"], alt["r2"], alt["complexity"], alt["score"]
             else:
                 model.layers[c.layer].set_symbolic(c.i, c.j, prims[c.primitive], [0.0] * 4)
                 model.load_state_dict(state)
     final_key = tuple(c.primitive for c in choices)
-    if final_key != chosen["primitives"]:  # the per-edge pass improved on the sweep: that is the formula
+    if final_key != chosen["primitives"]:  # the per-edge pass improved on the sweep
+        total = sum(c.complexity for c in choices)
         chosen = {"primitives": final_key, "assign": [{"name": c.primitive} for c in choices], "nmse": best_val / var,
-                  "complexity": sum(c.complexity for c in choices), "state": None}
+                  "complexity": total, "state": copy.deepcopy(model.state_dict()), "edges": edges,
+                  "score": math.log10(best_val / var + 1e-15) + complexity_weight * total}
         front.append(chosen)
     for f in front:
-        f.pop("state")
         f["chosen"] = f is chosen
         f["assign"] = [r["name"] for r in f["assign"]]
     final = model.inspect(sample)
