@@ -32,8 +32,6 @@ config_app = typer.Typer(help="Show and validate experiment configs.", no_args_i
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(lib_app, name="lib")
 app.add_typer(config_app, name="config")
-# `kansci bench feynman|speed` (benchmark issue): create `bench_app = typer.Typer(...)` in kansci/cli_bench.py, and
-# add it here with `app.add_typer(bench_app, name="bench")`; decorate its commands with `command(bench_app, ...)`.
 
 F = TypeVar("F", bound=Callable[..., Any])
 SetOpt = Annotated[Optional[list[str]], typer.Option(
@@ -70,6 +68,12 @@ def command(group: typer.Typer, name: str) -> Callable[[F], F]:
         return fn
 
     return decorate
+
+
+from kansci import cli_bench  # noqa: E402  (needs `command` above)
+
+cli_bench.register(command)
+app.add_typer(cli_bench.bench_app, name="bench")
 
 
 def main() -> None:
