@@ -118,7 +118,8 @@ CASES: list[Case] = [
     Case("csv-inf", "an inf cell", fit("i.csv"), ("i.csv", "'f'", "line 22"), {"i.csv": csv(extra="1,2,-inf\n")}),
     Case("csv-overflow", "a number that overflows to inf (`1e999`)", fit("o.csv"), ("o.csv", "'x'", "line 22"),
          {"o.csv": csv(extra="1e999,1,2\n")}),
-    Case("csv-constant-input", "a single distinct value in an input column", fit("c.csv"), ("c.csv", "'y'", "same value"),
+    Case("csv-constant-input", "a single distinct value in an input column", fit("c.csv"),
+         ("c.csv", "'y'", "same value"),
          {"c.csv": "x,y,f\n" + "".join(f"{i},1.5,{i}\n" for i in range(20))}),
     Case("csv-constant-target", "a single distinct value in the target column", fit("c.csv"),
          ("c.csv", "'f'", "same value"), {"c.csv": "x,y,f\n" + "".join(f"{i},{i % 3},7\n" for i in range(20))}),
@@ -132,7 +133,8 @@ CASES: list[Case] = [
            (f"{n}.csv", f"column 2 '{n}'", "clashes"), {f"{n}.csv": csv(f"x,{n},f")}) for n in ("I", "N", "S", "beta")],
     Case("csv-bad-name", "column name with a space (`x 1`)", fit("s.csv"), ("s.csv", "column 1 'x 1'", "'x_1'"),
          {"s.csv": csv("x 1,y,f")}),
-    Case("csv-latin1", "non-UTF-8 file (latin-1 `é` in the header)", fit("l.csv"), ("l.csv", "line 1", "0xe9", "UTF-8"),
+    Case("csv-latin1", "non-UTF-8 file (latin-1 `é` in the header)", fit("l.csv"),
+         ("l.csv", "line 1", "0xe9", "UTF-8"),
          {"l.csv": csv("x,température,f").encode("latin-1")}),
     Case("csv-utf16", "UTF-16 file", fit("u.csv"), ("u.csv", "UTF-16"), {"u.csv": GOOD.encode("utf-16")}),
     Case("csv-semicolons", "semicolon-separated file", fit("s.csv"), ("s.csv", "line 1", "';'"),
@@ -180,19 +182,23 @@ CASES: list[Case] = [
          ("runs", "no runs found"), {"runs/": ""}),
     Case("run-latest-no-folder", "`latest` with no runs folder", ("show", "latest", "--out", "runs"),
          ("runs", "no runs found")),
-    *[Case(f"run-{d.replace('.', '-').replace(' ', '-')}", f"run directory: {d}", ("symbolify", "run"), names,
-           damage=d) for d, names in [
-        ("model.pt deleted", ("run/model.pt", "missing")),
-        ("model.pt truncated", ("run/model.pt", "refused")),
-        ("model.pt garbage", ("run/model.pt", "refused")),
-        ("model.pt pickle", ("run/model.pt", "refused")),
-        ("model.json other architecture", ("run/model.pt", "do not match model.json")),
-        ("model.json deleted", ("run", "model.json")),
-        ("model.json garbage", ("run/model.json", "not valid JSON")),
-        ("config.yaml deleted", ("run/config.yaml", "missing")),
-        ("data.npz deleted", ("run/data.npz", "missing")),
+    *[Case(f"run-{d.replace('.', '-').replace(' ', '-')}", f"run directory: {what}", ("symbolify", "run"), names,
+           damage=d, defect=defect[0] if defect else None) for d, what, names, *defect in [
+        ("model.pt deleted", "`model.pt` missing", ("run/model.pt", "missing")),
+        ("model.pt truncated", "`model.pt` truncated to half", ("run/model.pt", "refused")),
+        ("model.pt garbage", "`model.pt` replaced by text", ("run/model.pt", "refused")),
+        ("model.pt pickle", "`model.pt` holds a pickle that would run code", ("run/model.pt", "refused"),
+         "rundir.load_tensors copies the first line of torch's UnpicklingError into the message: ANSI escape codes "
+         "and advice to load the file with weights_only=False; it should say that the file holds Python objects "
+         "other than tensors and was refused"),
+        ("model.json other architecture", "`model.json` of a different architecture ([2, 2, 1])",
+         ("run/model.pt", "do not match model.json")),
+        ("model.json deleted", "`model.json` missing", ("run", "model.json")),
+        ("model.json garbage", "`model.json` cut off mid-file", ("run/model.json", "not valid JSON")),
+        ("config.yaml deleted", "`config.yaml` missing", ("run/config.yaml", "missing")),
+        ("data.npz deleted", "`data.npz` missing", ("run/data.npz", "missing")),
     ]],
-    Case("run-metrics-garbage", "run directory: metrics.json garbage (`kansci show`)", ("show", "run"),
+    Case("run-metrics-garbage", "run directory: `metrics.json` not JSON (`kansci show`)", ("show", "run"),
          ("run/metrics.json", "not valid JSON"), damage="metrics.json garbage"),
     Case("run-plot-what", "`kansci plot --what` with an unknown figure", ("plot", "run", "--what", "bogus"),
          ("plot.what", "'bogus'"), damage="none"),
@@ -355,6 +361,7 @@ def test_bad_input(case: Case, corpus: Corpus) -> None:
     else:
         assert len(lines) == 1 and o.stderr.rstrip("\n").endswith(lines[0]), f"not one last error line: {o.stderr!r}"
         line = lines[0]
+        assert line.isprintable(), f"control characters in {line!r}"
         match = re.fullmatch(r"error: (.+) \(hint: (.+)\)", line)
         assert match and len(match.group(2)) > 5, f"no hint: {line!r}"
     for name in case.names:
@@ -395,15 +402,25 @@ def test_cuda_requested_without_cuda(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ the doc
+def _quote(arg: str) -> str:
+    """Shell quoting that reads well: as is, in '...', or in "..." when the argument holds single quotes."""
+    if shlex.quote(arg) == arg:
+        return arg
+    if "'" not in arg:
+        return f"'{arg}'"
+    return f'"{arg}"' if not any(c in arg for c in '"$`\\') else shlex.quote(arg)
+
+
 def _cell(text: str) -> str:
-    """Markdown table cell holding ``text`` as inline code (backticks and pipes safe)."""
+    """Markdown table cell holding ``text`` as inline code (backticks, pipes and control characters made safe)."""
+    text = re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\x{ord(m.group()):02x}", text)
     ticks = "``" if "`" in text else "`"
     pad = " " if "`" in text else ""
     return f"{ticks}{pad}{text.replace('|', chr(92) + '|')}{pad}{ticks}"
 
 
 def render_doc(corpus: Corpus) -> str:
-    tiny = shlex.join(TINY)
+    tiny = " ".join(map(_quote, TINY))
     out = [
         "# Bad-input corpus",
         "",
@@ -412,17 +429,24 @@ def render_doc(corpus: Corpus) -> str:
         "its input files; `run/` is a copy of a real tiny run, damaged as the input says. In commands, `…` stands "
         f"for the tiny training flags `{tiny}`. The last column is the exit code (2 = bad input or usage, "
         "1 = runtime failure). Every case also checks: no traceback, nothing on stdout, and no file created or "
-        "changed. Rows marked *known defect* show today's behaviour; their tests are strict xfails.",
+        "changed. Rows marked *known defect* show today's behaviour (see the list below the table); their "
+        "tests are strict xfails.",
         "",
         "| # | kind | input | command | error (stderr) | exit |",
         "|---|---|---|---|---|---|",
     ]
+    defects: list[str] = []
     for i, case in enumerate(CASES, 1):
         o = corpus.run(case)
-        cmd = "kansci " + shlex.join(case.argv).replace(tiny, "…")
-        code = f"{o.code} (known defect: should be {case.code})" if case.defect else str(o.code)
+        cmd = "kansci " + " ".join(map(_quote, case.argv)).replace(tiny, "…")
+        code = f"{o.code} (known defect {len(defects) + 1})" if case.defect else str(o.code)
+        if case.defect:
+            defects.append(f"{len(defects) + 1}. Row {i} (`{case.id}`), expected exit {case.code} and one error "
+                           f"line: {case.defect}.")
         what = case.what.replace("|", "\\|")
         out.append(f"| {i} | {case.id.split('-')[0]} | {what} | {_cell(cmd)} | {_cell(o.error)} | {code} |")
+    if defects:
+        out += ["", "## Known defects", "", *defects]
     return "\n".join(out) + "\n"
 
 
