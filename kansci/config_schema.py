@@ -204,7 +204,7 @@ class SymbolicConfig(Section):
     top_k: int = Field(3, ge=1, description="candidates checked end to end per edge, >= 1")
     finetune_steps: NonNegInt = Field(200, description="training steps of the affine constants after fixing edges")
     snap: bool = Field(True, description="snap constants to simple values (integers, fractions) when harmless")
-    snap_tol: NonNegFloat = Field(1e-12, description="absolute slack in normalized train MSE allowed by a snap, on top of the AIC rule, >= 0")
+    snap_tol: NonNegFloat = Field(1e-14, description="absolute slack in normalized train MSE allowed by a snap, on top of the AIC rule, >= 0")
     simplify_timeout_s: float = Field(10.0, gt=0, description="time limit of sympy simplification in seconds, > 0")
     precision: int = Field(4, ge=1, le=17, description="significant digits shown in printed formulas (display only)")
 

@@ -158,6 +158,7 @@ def fit_run(
         ds = load_run_data(Path(resume))
     else:
         ds = dataset if dataset is not None else load_data(cfg)
+    rundir.check_out_dir(cfg.output.dir)
     device, why = choose_device(cfg.model.device, ds.n_rows)
     log(f"device: {device} ({why})")
     _check_width(cfg, ds)

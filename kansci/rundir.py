@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import os
+import pickle
 import re
 import shutil
 import tempfile
@@ -55,6 +56,20 @@ def new_run_dir(out: str | Path, name: str) -> Path:
         assert path.resolve().parent == out.resolve(), path
         return path
     raise RunDirError(f"{out}: could not create a new run directory for {name!r}", "clean up the output folder")
+
+
+def check_out_dir(out: str | Path) -> Path:
+    """Fail early (before any training) when ``out`` cannot hold run directories."""
+    out = Path(out)
+    for p in (out, *out.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise RunDirError(f"{p}: exists and is not a folder, so it cannot hold run directories",
+                                  "pass another --out (output.dir)")
+            if not os.access(p, os.W_OK):
+                raise RunDirError(f"{p}: not writable", "pass another --out (output.dir)")
+            break
+    return out
 
 
 def remove_run_dir(path: Path) -> None:
@@ -150,12 +165,15 @@ def load_tensors(path: Path) -> Any:
         raise RunDirError(f"{path}: missing", "re-run `kansci fit` to recreate the model")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... depending on the damage
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except pickle.UnpicklingError as exc:
         raise RunDirError(
-            f"{path}: refused to load ({type(exc).__name__}: {first[:160]})",
-            "the file is corrupt or not a plain tensor file (kansci never unpickles code); re-run `kansci fit`",
+            f"{path}: refused to load: it holds Python objects other than tensors (kansci never unpickles code)",
+            "the file was not written by kansci or was tampered with; re-run `kansci fit`",
         ) from exc
+    except Exception as exc:  # torch raises RuntimeError, EOFError... depending on the damage
+        kind = "truncated" if isinstance(exc, EOFError) or "central directory" in str(exc) else "not a tensor file"
+        raise RunDirError(f"{path}: refused to load: unreadable ({kind}, {type(exc).__name__})",
+                          "the file is corrupt; re-run `kansci fit`") from exc
 
 
 def resolve_run(run: str | Path, out: str | Path = "runs") -> Path:

@@ -10,7 +10,7 @@ import torch
 from scipy.optimize import least_squares
 
 from kansci.errors import FitError
-from kansci.symbolic.edge_fit import fit_edges
+from kansci.symbolic.edge_fit import MIN_RELATIVE_VARIATION, fit_edges
 from kansci.symbolic.primitives import build_library, default_library
 
 LIB = default_library()
@@ -125,7 +125,10 @@ def test_search_is_at_least_as_good_as_scipy_multistart() -> None:
                 for _ in range(6):  # multi-start local least squares over all four parameters
                     th0 = [rng.uniform(-5, 5), rng.uniform(-3, 3), 1.0, 0.0]
                     sol = least_squares(lambda th: th[2] * f(th[0] * xe + th[1]) + th[3] - ye, th0, method="lm")
-                    if np.isfinite(sol.cost):
+                    fv = f(sol.x[0] * xe + sol.x[1])
+                    # fit_edges refuses "mimic" fits whose f barely varies (only its Taylor polynomial is used)
+                    mimic = np.std(fv) < MIN_RELATIVE_VARIATION * np.abs(fv).max()
+                    if np.isfinite(sol.cost) and not mimic:
                         best = max(best, 1 - 2 * sol.cost / sst)
             assert fits.r2[e, p].item() >= best - 1e-6, (e, name, fits.r2[e, p].item(), best)
 

@@ -137,9 +137,6 @@ def test_cli_refuses_a_malicious_model_pt(evil_run, command: str) -> None:
     assert sorted(p.name for p in run.iterdir()) == before  # no symbolic/ or figures/ left behind
 
 
-@pytest.mark.xfail(strict=True, reason="cli.show / cli_render.print_run_summary never read model.pt: `kansci show` "
-                                       "prints a normal summary (exit 0) for a run whose model cannot be loaded; it "
-                                       "should check the run (e.g. rundir.load_model) and fail like symbolify")
 def test_show_refuses_a_malicious_model_pt(evil_run) -> None:
     run, marker = evil_run
     res = invoke("show", run)
@@ -347,22 +344,13 @@ def test_same_seed_gives_the_same_formula_in_two_processes(tmp_path: Path) -> No
 x_ = sympy.Symbol("x")
 
 
-def _snap(seen: str, want: str) -> str:
-    return (f"symbolic.formula.snap_candidates snaps a huge constant to the integer round(v) ({seen}), keeping its "
-            f"noise digits; it should snap the mantissa v / 10**k and give {want}")
-
-
-_DROP = ("symbolic.formula.tidy -> _drop_tiny zeroes every Float below 1e-14 in absolute value, so the "
-         "coefficient 3e-24 of x is dropped and the formula becomes the constant 0 (formula R² < 0); the threshold "
-         "must be relative to the size of the term on the data")
 # (id, x scale s, coef, power, defect of the "fits" test, defect of the "exact" test): x = U(1, 3) * s and
 # y = coef * x**power, so y ranges over [coef * s**power, coef * (3s)**power]
 MAGNITUDES = [
     ("unit", 1.0, 3, 1, None, None),
-    ("x1e-12_y3", 1e-12, 3 * sympy.Integer(10) ** 12, 1, None, _snap("3.0e12 -> 3000000002938", "3*10**12*x")),
-    ("x1e-12_y1e12", 1e-12, 2 * sympy.Integer(10) ** 36, 2, None,
-     _snap("2.0e36 -> 1999988239110078043589548704264093696, plus a spurious 4.9e19*x term", "2*10**36*x**2")),
-    ("x1e12_y1e-12", 1e12, 3 * sympy.Integer(10) ** -24, 1, _DROP, _DROP),
+    ("x1e-12_y3", 1e-12, 3 * sympy.Integer(10) ** 12, 1, None, None),
+    ("x1e-12_y1e12", 1e-12, 2 * sympy.Integer(10) ** 36, 2, None, None),
+    ("x1e12_y1e-12", 1e12, 3 * sympy.Integer(10) ** -24, 1, None, None),
 ]
 
 
@@ -465,10 +453,6 @@ def test_singular_primitives_never_produce_nan(dtype: torch.dtype) -> None:
             assert fits.r2[e, fits.names.index(target)] > 1 - tol, (target, fits.table(e)[:2])
 
 
-@pytest.mark.xfail(strict=True, reason="symbolic.edge_fit._search: the coarse (a, b) grid over [-10, 10] has a step of "
-                                       "2/3, so when the data span [-2, 2] every a != 0 leaves arcsin's domain [-1, 1]"
-                                       " and the pair is marked invalid; the box should be scaled to the primitive's "
-                                       "domain over the data range (here |a| <= 0.5)")
 def test_bounded_domain_primitive_found_on_wide_data() -> None:
     from kansci.symbolic.edge_fit import fit_edges
     from kansci.symbolic.primitives import default_library

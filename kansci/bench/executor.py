@@ -258,7 +258,7 @@ class DaskExecutor:
             key = f"{keys[i]}-{os.getpid()}-{time.time_ns()}" if keys else None
             futures[self.client.submit(call, item, pure=False, key=key)] = item
         try:
-            for fut in dask_completed(list(futures)):
+            for fut in dask_completed(list(futures), loop=self.client.loop):
                 yield futures[fut], fut.result()
         except BaseException:
             self.client.cancel(list(futures))

@@ -3,10 +3,15 @@
 One task = one (equation, seed). :func:`run_task` is what runs inside a task process (see
 :mod:`kansci.bench.executor`); :func:`run_feynman_bench` selects the tasks, skips finished ones on resume, runs the
 rest on the chosen executor, appends each result to ``results.csv`` as it arrives and writes ``summary.md``.
+
+Modules that import torch (pipeline, rundir) are imported inside :func:`run_task` only: the parent process needs no
+torch, and a task process (which unpickles :class:`BenchTask` from this module) running an injected task function
+that needs none starts fast.
 """
 from __future__ import annotations
 
 import functools
+import json
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -17,7 +22,6 @@ from typing import Any
 import numpy as np
 import sympy
 
-from kansci import rundir
 from kansci.bench import report, scoring
 from kansci.bench.executor import Limits, Mark, make_executor, supervise
 from kansci.data import Dataset, fit_normalization
@@ -126,6 +130,7 @@ def run_task(task: BenchTask, mark: Mark = _no_mark) -> dict[str, Any]:
 
     from kansci.config import load_config
     from kansci.pipeline import fit_run
+    from kansci.rundir import read_json
     from kansci.symbolify import symbolify_run
 
     torch.set_num_threads(1)
@@ -144,7 +149,7 @@ def run_task(task: BenchTask, mark: Mark = _no_mark) -> dict[str, Any]:
     ds = data.dataset
     scores = scoring.score_formula(data.truth, sym.formula.expr, data.names, data.box, ds.X_test, data.y_test,
                                    seed=task.seed)
-    edges = rundir.read_json(fit.run / "symbolic", "formula.json").get("edges", [])
+    edges = read_json(fit.run / "symbolic", "formula.json").get("edges", [])
     return {
         **scores, "fit_test_r2": fit_r2, "wall_s": wall, "score_s": time.perf_counter() - t1,
         "formula": sym.formula.text, "removed_inputs": removed, "run_dir": str(fit.run),
@@ -181,13 +186,17 @@ def _check_settings(out: Path, settings: dict[str, Any], resume: bool) -> None:
         raise RunDirError(f"{results} already holds benchmark results",
                           "pass --resume to continue that benchmark, or choose another --out folder")
     if resume and path.exists():
-        old = rundir.read_json(out, SETTINGS_FILE)
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RunDirError(f"{path}: cannot read the benchmark settings ({exc})",
+                              "delete the file to resume anyway, or benchmark into a new --out folder") from None
         diff = [k for k in ("noise", "n_train", "n_test", "budget_s") if old.get(k) != settings[k]]
         if diff:
             shown = ", ".join(f"{k} {old.get(k)} -> {settings[k]}" for k in diff)
             raise ConfigError(f"{path}: --resume with different settings ({shown})",
                               "resume with the same options, or benchmark into a new --out folder")
-    rundir.write_json(path, settings)
+    report.write_text(path, json.dumps(settings, indent=2) + "\n")
 
 
 def run_feynman_bench(*, ids: Sequence[str] | None = None, srbench: bool = False, limit: int | None = None,
@@ -206,10 +215,11 @@ def run_feynman_bench(*, ids: Sequence[str] | None = None, srbench: bool = False
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}", "pass e.g. --workers 4")
     eqs = select_equations(ids, srbench, limit)
-    out = Path(out)
+    out = Path(out).resolve()  # absolute: task processes (maybe on Dask workers) write their runs below it
     out.mkdir(parents=True, exist_ok=True)
     settings = {"noise": float(noise), "n_train": int(n_train), "n_test": int(n_test), "budget_s": float(budget_s)}
-    task_data(eqs[0].id, 0, n_train, n_test, noise) if eqs else None  # validates sizes before any process starts
+    if eqs:
+        task_data(eqs[0].id, 0, n_train, n_test, noise)  # checks sizes and noise before any process starts
     _check_settings(out, settings, resume)
     results = out / "results.csv"
     done = report.done_keys(report.read_rows(results)) if resume else set()
@@ -228,5 +238,5 @@ def run_feynman_bench(*, ids: Sequence[str] | None = None, srbench: bool = False
     wanted = set(keys)
     rows = [r for r in report.read_rows(results) if (r["id"], r["seed"]) in wanted]
     text = report.summary_markdown(rows, {**settings, "seeds": seeds}, command)
-    summary = rundir.write_text(out / "summary.md", text)
+    summary = report.write_text(out / "summary.md", text)
     return BenchSummary(text, rows, out, results, summary, ran=len(tasks), skipped=len(keys) - len(tasks), keys=keys)

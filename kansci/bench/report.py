@@ -7,6 +7,7 @@ import io
 import math
 import os
 import statistics
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,8 @@ _INT = {"seed", "complexity", "truth_complexity", "n_vars", "n_train", "n_test"}
 _FLOAT = {"fit_test_r2", "formula_test_r2", "wall_s", "score_s", "total_s", "robust_spread", "noise", "budget_s"}
 
 # Symbolic-solution rates on the SRBench 2021 Feynman set, from shared/benchmarks/README.md (not measured by us).
-PUBLISHED_NOTE = ("published figures (La Cava et al., SRBench 2021), not measured by us: 116 Feynman datasets, "
-                  "8 h and 1M evaluations per run, same solution rule (difference or ratio constant after rounding)")
+PUBLISHED_NOTE = ("La Cava et al., SRBench 2021; not measured by us: 116 Feynman datasets, 8 h and 1M evaluations "
+                  "per run; same solution rule: difference or ratio constant after rounding")
 PUBLISHED: dict[float, list[tuple[str, float]]] = {
     0.0: [("AI Feynman", 55.8), ("AFP_FE", 27.0), ("GP-GOMEA", 26.8), ("ITEA", 22.4), ("AFP", 21.1),
           ("DSR", 19.7), ("Operon", 16.6), ("gplearn", 16.3)],
@@ -59,6 +60,24 @@ def _parse(key: str, text: str) -> Any:
     except ValueError:
         return None
     return text
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write ``text`` via a temp file in the same folder and an atomic rename (like :mod:`kansci.rundir`, which is
+    not used here because it imports torch; the benchmark's parent process needs none)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def append_row(path: Path, row: Mapping[str, Any]) -> None:
@@ -130,7 +149,8 @@ def summary_markdown(rows: Sequence[Mapping[str, Any]], settings: Mapping[str, A
     strict = sum(bool(r.get("strict")) for r in rows)
     robust = sum(bool(r.get("robust")) for r in rows)
     acc = sum(bool(r.get("accuracy")) for r in rows)
-    times = [r["total_s"] for r in rows if r.get("total_s") is not None]
+    times = [t for t in (r.get("wall_s") if r.get("wall_s") is not None else r.get("total_s") for r in rows)
+             if t is not None]
     eqs = sorted({r["id"] for r in rows})
     noise = float(settings.get("noise", 0.0))
     lines = ["# Feynman benchmark (kansci)", ""]
@@ -143,7 +163,8 @@ def summary_markdown(rows: Sequence[Mapping[str, Any]], settings: Mapping[str, A
               f"| symbolic solution, strict (SRBench rule) | {_pct(strict, n)} |",
               f"| symbolic solution, robust (numeric check) | {_pct(robust, n)} |",
               f"| accuracy solution (clean test R² > 0.999) | {_pct(acc, n)} |",
-              f"| median time per task | {statistics.median(times):.1f} s |" if times else "| median time | n/a |",
+              f"| median time per task (pipeline; killed tasks count their budget) | {statistics.median(times):.1f} s |"
+              if times else "| median time per task | n/a |",
               ""]
     lines += ["## Failure breakdown (first broken stage, tasks not solved by the strict rule)", "",
               "| cause | tasks | share of all |", "|---|---|---|"]
@@ -157,19 +178,20 @@ def summary_markdown(rows: Sequence[Mapping[str, Any]], settings: Mapping[str, A
                   + ", ".join(f"{s} {sum(str(r.get('stage') or '?') == s for r in stopped)}" for s in stages)]
     pub_noise = min(PUBLISHED, key=lambda k: abs(k - noise))
     lines += ["", f"## Beside published SRBench 2021 rates (noise {pub_noise:g})", "",
-              f"**Published figures**, {PUBLISHED_NOTE}.", ""]
+              f"**Published figures** ({PUBLISHED_NOTE}).", ""]
     if pub_noise != noise:
         lines += [f"(This run used noise {noise:g}; the nearest published noise level is shown.)", ""]
     lines += ["| method | symbolic solution rate | source |", "|---|---|---|",
-              f"| **kansci (strict)** | **{_pct(strict, n)}** | measured here, {settings.get('budget_s'):g} s per task |",
+              f"| **kansci (strict)** | **{_pct(strict, n)}** | measured here, "
+              f"{settings.get('budget_s'):g} s per task |",
               f"| kansci (robust) | {_pct(robust, n)} | measured here |"]
     lines += [f"| {name} | {rate:.1f}% | published |" for name, rate in PUBLISHED[pub_noise]]
     lines += ["", "## Per task", "",
-              "| id | seed | strict | robust | acc | KAN R² | formula R² | cx | time s | failure | formula |",
+              "| id | seed | strict | robust | acc | KAN R² | formula R² | cx | pipeline s | failure | formula |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     yes = {True: "✓", False: "·", None: ""}
     for r in sorted(rows, key=lambda r: (str(r["id"]), int(r["seed"]))):
-        t = r.get("total_s")
+        t = r.get("wall_s") if r.get("wall_s") is not None else r.get("total_s")
         detail = r.get("formula") if r.get("status") == "ok" else f"[{r.get('status')}] {r.get('error') or ''}"
         lines.append(f"| {r['id']} | {r['seed']} | {yes[r.get('strict')]} | {yes[r.get('robust')]} | "
                      f"{yes[r.get('accuracy')]} | {_r2(r.get('fit_test_r2'))} | {_r2(r.get('formula_test_r2'))} | "

@@ -18,13 +18,14 @@ only; elsewhere unbounded, which is why the benchmark scores inside its time-lim
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import sympy
-
-from kansci.symbolic.formula import time_limit
 
 ROUND_ZERO = 1e-4       # SRBench: floats below this (in magnitude) become 0
 ROUND_DECIMALS = 3      # SRBench: other floats are rounded to this many decimals
@@ -41,6 +42,26 @@ FAILURES: dict[str, str] = {
     "timeout": "time budget ran out",
     "error": "error",
 }
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise TimeoutError in the block after ``seconds`` (main thread with SIGALRM only; elsewhere no limit). Same
+    behaviour as ``kansci.symbolic.formula.time_limit``, kept here so that scoring does not import torch."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:  # noqa: ARG001
+        raise TimeoutError
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def plain(expr: sympy.Expr) -> sympy.Expr:
@@ -167,10 +188,14 @@ def score_formula(truth: sympy.Expr, found: sympy.Expr, names: Sequence[str], bo
     """All verdicts for one formula. ``X_test`` (n, d) in ``names`` order, ``y_test`` (n,) clean targets.
 
     Returns a dict: formula_test_r2, strict (SRBench rule incl. R² > 0.5), strict_how, robust (incl. R² > 0.5),
-    robust_spread, accuracy, complexity (sympy node count of ``found``), truth_complexity, same_shape,
-    missing_inputs (truth variables absent from ``found``)."""
+    robust_spread, accuracy, complexity (sympy node count of ``found``), truth_complexity, same_shape (only
+    computed when neither strict nor robust), missing_inputs (truth variables absent from ``found``). The sympy
+    checks are skipped when R² <= 0.5, since no symbolic solution can pass then."""
     r2 = r2_score(np.asarray(y_test, dtype=np.float64), evaluate(found, names, X_test))
-    matched, how = symbolic_match(truth, found, timeout_s=timeout_s)
+    if r2 > R2_SYMBOLIC:
+        matched, how = symbolic_match(truth, found, timeout_s=timeout_s)
+    else:  # strict needs R² > 0.5 anyway: spare sympy the work
+        matched, how = False, "skipped (R² <= 0.5)"
     robust, spread = numeric_match(truth, found, names, box, seed=seed)
     strict = bool(matched and r2 > R2_SYMBOLIC)
     robust = bool(robust and r2 > R2_SYMBOLIC)
@@ -179,7 +204,7 @@ def score_formula(truth: sympy.Expr, found: sympy.Expr, names: Sequence[str], bo
         "formula_test_r2": r2, "strict": strict, "strict_how": how, "robust": robust, "robust_spread": spread,
         "accuracy": bool(r2 > R2_ACCURACY), "complexity": sum(1 for _ in sympy.preorder_traversal(found)),
         "truth_complexity": sum(1 for _ in sympy.preorder_traversal(truth)),
-        "same_shape": bool(not strict and same_shape(truth, found, timeout_s=timeout_s / 2)),
+        "same_shape": bool(not strict and not robust and same_shape(truth, found, timeout_s=timeout_s / 2)),
         "missing_inputs": sorted(s.name for s in truth.free_symbols if s.name not in found_names),
     }
 

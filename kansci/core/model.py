@@ -55,7 +55,13 @@ def resolve_device(device: str, n_rows: int | None = None) -> torch.device:
 def choose_device(device: str, n_rows: int | None = None) -> tuple[torch.device, str]:
     """The device and a one-line reason, for logs (``device: cpu (auto: ...)``)."""
     if device != "auto":
-        return torch.device(device), "requested"
+        dev = torch.device(device)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            from ..errors import ConfigError
+
+            raise ConfigError("model.device is 'cuda' but no CUDA device is available",
+                              "use --device cpu or auto (auto picks CUDA when there is one)")
+        return dev, "requested"
     if not torch.cuda.is_available():
         return torch.device("cpu"), "auto: no CUDA device"
     if n_rows is not None and n_rows < AUTO_CUDA_MIN_ROWS:

@@ -47,6 +47,8 @@ from kansci.symbolic.sympy_torch import sympy_to_torch
 __all__ = ["EdgeFits", "fit_edges"]
 
 _CHUNK = 1 << 22  # max elements of one (edges, candidates, samples) block in the grid search
+#: A fit counts only if std(f(a x + b)) >= this fraction of max |f(a x + b)| on the samples (see _result).
+MIN_RELATIVE_VARIATION = 1e-3
 
 
 @dataclass
@@ -68,16 +70,20 @@ class EdgeFits:
     rmse: torch.Tensor
     complexity: torch.Tensor
     valid: torch.Tensor
+    mimic: torch.Tensor | None = None  # (E, P) bool: f barely varies on the samples (a Taylor-polynomial stand-in)
 
     def table(self, e: int) -> list[dict[str, object]]:
         """Rows for edge ``e`` sorted by R² (best first; ties within 1e-12 by complexity), invalid fits last."""
         rows = [
             {"name": n, "a": float(p[0]), "b": float(p[1]), "c": float(p[2]), "d": float(p[3]), "r2": float(r),
-             "rmse": float(s), "complexity": int(k), "valid": bool(v)}
-            for n, p, r, s, k, v in zip(self.names, self.params[e], self.r2[e], self.rmse[e], self.complexity,
-                                        self.valid[e])
+             "rmse": float(s), "complexity": int(k), "valid": bool(v), "mimic": bool(m)}
+            for n, p, r, s, k, v, m in zip(self.names, self.params[e], self.r2[e], self.rmse[e], self.complexity,
+                                           self.valid[e], self._mimic()[e])
         ]
         return sorted(rows, key=lambda r: (not r["valid"], -round(r["r2"], 12), r["complexity"]))
+
+    def _mimic(self) -> torch.Tensor:
+        return self.mimic if self.mimic is not None else torch.zeros_like(self.valid)
 
     def best(self, e: int) -> dict[str, object]:
         """The first row of :meth:`table` (the best valid fit of edge ``e``)."""
@@ -127,6 +133,10 @@ def fit_edges(
         empty = x.new_zeros(E, 0)
         return EdgeFits([], x.new_zeros(E, 0, 4), empty, empty, torch.zeros(0, dtype=torch.long, device=x.device),
                         empty.bool())
+    # Search and polish on x / max|x| per edge, so the (a, b) box means the same at any input scale (an edge whose
+    # inputs span [-2, 2] still finds arcsin(x / 2)); a is mapped back at the end.
+    scale = x.abs().amax(-1).clamp_min(torch.finfo(x.dtype).tiny)  # (E,)
+    x_orig, x = x, x / scale[:, None]
     ab = torch.zeros(E, P, 2, dtype=x.dtype, device=x.device)
     ab[..., 0] = 1.0
     found = torch.ones(E, P, dtype=torch.bool, device=x.device)
@@ -139,7 +149,14 @@ def fit_edges(
                                                 widen_rounds, widen_below, top_k)
     polish = torch.tensor([k not in ("linear", "constant") for k in kinds], device=x.device)
     ab = _polish(prims, kinds, ab, x, y, found & polish, polish_steps)
-    return _result(prims, kinds, ab, found, x, y)
+    # back to original x units: a/s in general; for scale-symmetric primitives keep a = ±1 and move s into b
+    # (f(±x/s + b) = α f(±x + b s) + β, and (c, d) are refit below); linear and constant ones stay canonical
+    kind_t = torch.tensor([{"scale": 1, "linear": 2, "constant": 2}.get(k, 0) for k in kinds], device=x.device)
+    s_col = scale[:, None]
+    a_new = torch.where(kind_t == 0, ab[..., 0] / s_col, ab[..., 0])
+    b_new = torch.where(kind_t == 1, ab[..., 1] * s_col, ab[..., 1])
+    ab = torch.stack([a_new, b_new], -1)
+    return _result(prims, kinds, ab, found, x_orig, y)
 
 
 def _result(prims: Sequence[Primitive], kinds: Sequence[str], ab: torch.Tensor, found: torch.Tensor, x: torch.Tensor,
@@ -148,8 +165,13 @@ def _result(prims: Sequence[Primitive], kinds: Sequence[str], ab: torch.Tensor, 
     fit (a, b, c, d) = (1, 0, 0, mean y), as do constant primitives (exactly)."""
     (E, N), P = x.shape, len(prims)
     pid = torch.arange(P, device=x.device).repeat(E)  # (E*P,) all pairs, edge-major
-    cd, sse, ok, *_ = _linear_fit(prims, pid, ab.reshape(E * P, 2), x.repeat_interleave(P, 0),
-                                  y.repeat_interleave(P, 0))
+    cd, sse, ok, f, _, var = _linear_fit(prims, pid, ab.reshape(E * P, 2), x.repeat_interleave(P, 0),
+                                         y.repeat_interleave(P, 0))
+    # A primitive whose output barely moves relative to its size on the samples (cos near 0, exp of a tiny slope)
+    # is only its own Taylor polynomial there: such a "mimic" fit is not a discovery of that primitive.
+    affine = torch.tensor([k in ("linear", "constant") for k in kinds], device=x.device).repeat(E)
+    moves = torch.sqrt(var / N) >= MIN_RELATIVE_VARIATION * f.abs().amax(-1)
+    mimic = (~(moves | affine)).view(E, P)
     cd, sse, ok = cd.view(E, P, 2), sse.view(E, P), ok.view(E, P)
     const = torch.tensor([k == "constant" for k in kinds], device=x.device)
     theta, ok = torch.cat([ab, cd], -1), (ok & found) | const  # (E, P, 4)
@@ -164,7 +186,7 @@ def _result(prims: Sequence[Primitive], kinds: Sequence[str], ab: torch.Tensor, 
     flat = sst <= tiny
     r2 = torch.where(flat, (sse <= tiny).to(x.dtype), 1 - sse / torch.where(flat, 1.0, sst)).clamp(min=0.0)
     complexity = torch.tensor([p.complexity for p in prims], dtype=torch.long, device=x.device)
-    return EdgeFits([p.name for p in prims], theta, r2, torch.sqrt(sse / N), complexity, ok)
+    return EdgeFits([p.name for p in prims], theta, r2, torch.sqrt(sse / N), complexity, ok, mimic & ok)
 
 
 def _check_inputs(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -74,10 +74,6 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
-def _drop_tiny(expr: sympy.Expr, eps: float = 1e-14) -> sympy.Expr:
-    return expr.xreplace({f: sympy.Integer(0) for f in expr.atoms(sympy.Float) if abs(float(f)) < eps})
-
-
 def _monic_powers(expr: sympy.Expr) -> sympy.Expr:
     """``(k*a + k*b)**e -> |k|**e * (a + b*...)**e`` with the largest numeric coefficient pulled out, so that
     ``c * sqrt(k1 x**2 + k2 y**2)`` has one free constant outside instead of three entangled ones."""
@@ -107,7 +103,7 @@ def tidy(expr: sympy.Expr, timeout_s: float = 10.0) -> sympy.Expr:
             out = sympy.powsimp(out, combine="exp")
     except (TimeoutError, RecursionError):
         return expr
-    return _drop_tiny(out)
+    return out
 
 
 def final_simplify(expr: sympy.Expr, timeout_s: float = 10.0) -> sympy.Expr:
@@ -151,27 +147,44 @@ def _polish(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y:
     params = sympy.symbols(f"_c0:{len(floats)}")
     templ = expr.xreplace(dict(zip(floats, params)))
     fn = sympy_to_torch(templ, [*symbols, *params])
-    theta = torch.tensor([float(f) for f in floats], dtype=torch.float64, requires_grad=True)
-    with torch.no_grad():
-        start = float(_nmse(fn, cols, yt, theta))
-    opt = torch.optim.LBFGS([theta], lr=1.0, max_iter=steps, history_size=20, line_search_fn="strong_wolfe",
-                            tolerance_grad=1e-16, tolerance_change=1e-24)
+    c = torch.tensor([float(f) for f in floats], dtype=torch.float64)
+    var = torch.var(yt, unbiased=False).clamp_min(1e-300)
 
-    def closure() -> torch.Tensor:
-        opt.zero_grad(set_to_none=True)
-        loss = _nmse(fn, cols, yt, theta)
-        loss.backward()
-        return loss
+    def residual(theta: torch.Tensor) -> torch.Tensor:
+        return fn(*cols, *theta) - yt
 
-    try:
-        opt.step(closure)
-    except RuntimeError:
-        pass
-    with torch.no_grad():
-        end = float(_nmse(fn, cols, yt, theta))
-    if not (math.isfinite(end) and end <= start) or not bool(torch.isfinite(theta).all()):
+    def nmse(theta: torch.Tensor) -> float:
+        with torch.no_grad():
+            v = float(torch.mean(residual(theta) ** 2) / var)
+        return v if math.isfinite(v) else math.inf
+
+    start = best = nmse(c)
+    # Levenberg-Marquardt with Jacobian columns scaled to unit norm: invariant to the constants' magnitudes (a
+    # formula in units of 1e-12 and 1e36 polishes like one in units of 1) and to their collinearity.
+    lam = 1e-3
+    for _ in range(steps):
+        J = torch.autograd.functional.jacobian(residual, c, vectorize=True)  # (n, p)
+        r = residual(c).detach()
+        if not (torch.isfinite(J).all() and torch.isfinite(r).all()):
+            break
+        scale = J.norm(dim=0).clamp_min(1e-300)  # (p,)
+        Js = J / scale
+        A, g = Js.T @ Js, Js.T @ r
+        improved = False
+        while lam < 1e12:
+            step = torch.linalg.solve(A + lam * torch.diag(A.diagonal() + 1e-12), g)
+            trial = c - step / scale
+            v = nmse(trial)
+            if v < best:
+                gain = best - v
+                c, best, lam, improved = trial, v, max(lam / 3, 1e-12), True
+                break
+            lam *= 10
+        if not improved or gain <= 1e-16 * best:
+            break
+    if not math.isfinite(best) or best > start:
         return expr, start
-    return templ.xreplace({p: sympy.Float(float(v)) for p, v in zip(params, theta.detach())}), end
+    return templ.xreplace({p: sympy.Float(float(v)) for p, v in zip(params, c)}), best
 
 
 _BASES = (sympy.Integer(1), sympy.pi, sympy.E, sympy.sqrt(2), sympy.sqrt(3), sympy.sqrt(sympy.pi),
@@ -181,17 +194,22 @@ _BASES = (sympy.Integer(1), sympy.pi, sympy.E, sympy.sqrt(2), sympy.sqrt(3), sym
 def snap_candidates(v: float) -> list[sympy.Expr]:
     """Nice numbers near ``v``: 0 and the nearest integer first, then p/q * b and p/(q * b) for b in 1, pi, e,
     sqrt(2), sqrt(3), sqrt(pi), sqrt(2 pi) (q <= 12), closest first."""
-    out: list[sympy.Expr] = [sympy.Integer(0), sympy.Integer(round(v))]
+    if v == 0 or not math.isfinite(v):
+        return [sympy.Integer(0)]
+    # Constants far from 1 are snapped by their mantissa: v = m * 10**k, so 3.0000000029e12 -> 3*10**12.
+    k = math.floor(math.log10(abs(v))) if not 0.01 <= abs(v) < 100 else 0
+    scale, m = sympy.Integer(10) ** k, v / 10.0**k
+    out: list[sympy.Expr] = [sympy.Integer(0), sympy.Integer(round(m)) * scale]
     near = []
     for base in _BASES:
         for mult in (True, False):
-            r = Fraction(v / float(base) if mult else v * float(base)).limit_denominator(12)
+            r = Fraction(m / float(base) if mult else m * float(base)).limit_denominator(12)
             if r == 0:
                 continue
             cand = sympy.Rational(r.numerator, r.denominator) * (base if mult else 1 / base)
-            err = abs(float(cand) - v)
-            if err <= 0.02 * max(1.0, abs(v)):
-                near.append((err, sympy.count_ops(cand), cand))
+            err = abs(float(cand) - m)
+            if err <= 0.02 * max(1.0, abs(m)):
+                near.append((err, sympy.count_ops(cand), cand * scale))
     out += [c for _, _, c in sorted(near, key=lambda t: (t[0], t[1]))]
     return [c for i, c in enumerate(out) if c not in out[:i]]
 
@@ -215,7 +233,9 @@ def snap_constants(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndar
             trial = expr.xreplace({f: cand})
             _, err = polish(trial, symbols, X, y, 0)  # as is: most good snaps need no re-polish
             if err > base * aic + tol:
-                if abs(float(cand) - float(f)) > 0.05 * max(1.0, abs(float(f))):
+                # dropping a term (cand 0) may be rescued by the other constants at any scale; other snaps only
+                # when they are within 5 %
+                if cand != 0 and abs(float(cand) - float(f)) > 0.05 * abs(float(f)):
                     continue  # too far to be rescued by the other constants
                 trial, err = polish(trial, symbols, X, y, polish_steps // 4)
             if err <= base * aic + tol:

@@ -5,7 +5,8 @@ Score of a candidate (lower is better)::
     score = log10(max(1 - R^2, 1e-12)) + complexity_weight * complexity
 
 so one unit of complexity costs ``complexity_weight`` decades of unexplained variance. Candidates below ``r2_min``
-are dropped unless nothing passes (then the best R^2 is kept and reported). The zero primitive is only allowed on an
+are dropped unless nothing passes (then the best R^2 is kept and reported), and so are "mimics" (a primitive whose
+output barely varies on the samples, e.g. cos near 0 standing in for x^2). The zero primitive is only allowed on an
 edge whose attribution is below ``zero_max_attribution``: a high-attribution edge is never silently replaced by 0.
 
 End to end: whole-network assignments are built for a sweep of complexity weights (from "best isolated fit on every
@@ -57,7 +58,7 @@ def candidate_score(r2: float, complexity: int, weight: float) -> float:
 def rank_candidates(rows: list[dict[str, Any]], *, weight: float, r2_min: float, allow_zero: bool) -> list[dict[str, Any]]:
     """Valid candidates with their score, best first; those under r2_min only if none passes."""
     ok = [dict(r, score=candidate_score(r["r2"], r["complexity"], weight)) for r in rows
-          if r["valid"] and (allow_zero or r["name"] != "0")]
+          if r["valid"] and not r.get("mimic") and (allow_zero or r["name"] != "0")]
     good = [r for r in ok if r["r2"] >= r2_min]
     return sorted(good or ok, key=lambda r: (r["score"], r["complexity"], r["name"]))
 
