@@ -155,6 +155,7 @@ class TrainConfig(Section):
     patience: NonNegInt = Field(10, description="early stopping: steps without a min_delta relative improvement of the validation loss; 0 = off")
     min_delta: NonNegFloat = Field(1e-3, description="relative validation-loss improvement that counts for early stopping")
     log_every: int = Field(10, ge=1, description="steps between history rows and progress updates, >= 1")
+    time_limit_s: float | None = Field(None, gt=0, description="soft time limit of training in seconds; past it the current stage stops and later rungs/stages are skipped; null = none")
 
     @field_validator("grids")
     @classmethod
@@ -206,6 +207,7 @@ class SymbolicConfig(Section):
     snap: bool = Field(True, description="snap constants to simple values (integers, fractions) when harmless")
     snap_tol: NonNegFloat = Field(1e-14, description="absolute slack in normalized train MSE allowed by a snap, on top of the AIC rule, >= 0")
     simplify_timeout_s: float = Field(10.0, gt=0, description="time limit of sympy simplification in seconds, > 0")
+    time_limit_s: float | None = Field(None, gt=0, description="soft time limit of symbolify in seconds; past it optional work (alternative edges, extra candidate formulas, further snaps) is skipped; null = none")
     precision: int = Field(4, ge=1, le=17, description="significant digits shown in printed formulas (display only)")
 
     @field_validator("lib")

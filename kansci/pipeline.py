@@ -165,18 +165,19 @@ def fit_run(
     torch.manual_seed(cfg.seed)
     data = train_tensors(ds, cfg.seed, model_dtype(cfg), device)
     t0 = time.perf_counter()
+    deadline = t0 + cfg.train.time_limit_s if cfg.train.time_limit_s else None
     model: KAN | None = None
     try:
         with cpu_threads_for(ds.n_rows, device):
             if cfg.model.width == "auto":
                 model, history, table = search_architecture(
                     lambda w, arity: build_model(cfg, w, device, mult_arity=arity), data, cfg.train, seed=cfg.seed,
-                    progress=progress, log=log, stop=stop, resume=checkpoint,
+                    progress=progress, log=log, stop=stop, resume=checkpoint, deadline=deadline,
                 )
             else:
                 model = build_model(cfg, [list(w) if isinstance(w, tuple) else w for w in cfg.model.width], device)
                 history = train_fit(model, data, cfg.train, seed=cfg.seed, callback=progress, stop=stop,
-                                    resume=checkpoint)
+                                    resume=checkpoint, deadline=deadline)
                 table = []
     except Interrupted as exc:
         run = _write_interrupted(cfg, ds, exc.checkpoint, time.perf_counter() - t0, resume)

@@ -18,6 +18,7 @@ table of every rung tried is kept in ``metrics.json``.
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any, Callable
 
 import torch
@@ -48,6 +49,7 @@ def search_architecture(
     log: Callable[[str], None] = lambda s: None,
     stop: StopRequest | None = None,
     resume: dict[str, Any] | None = None,
+    deadline: float | None = None,
 ) -> tuple[KAN, History, list[dict[str, Any]]]:
     """Train the ladder until a rung is accurate enough; return (model, its history, table of rungs).
 
@@ -73,9 +75,13 @@ def search_architecture(
         for width, arity in rungs[len(tried):]:
             if tried and tried[-1][2]["val_r2"] >= accept_r2:
                 break
+            if tried and deadline is not None and time.perf_counter() > deadline:
+                log("architecture search: train.time_limit_s reached, no further rungs")
+                break
             model = build(width, arity)
             try:
-                hist = fit(model, data, screen_cfg, seed=seed, callback=progress, stop=stop, resume=inner)
+                hist = fit(model, data, screen_cfg, seed=seed, callback=progress, stop=stop, resume=inner,
+                           deadline=deadline)
             except Interrupted as exc:
                 raise checkpoint("screen", exc) from None
             inner = None
@@ -92,7 +98,8 @@ def search_architecture(
     log(f"architecture chosen: {row['width']}")
     if rest_cfg.grids:
         try:
-            hist.extend(fit(model, data, rest_cfg, seed=seed, callback=progress, stop=stop, resume=inner))
+            hist.extend(fit(model, data, rest_cfg, seed=seed, callback=progress, stop=stop, resume=inner,
+                            deadline=deadline))
         except Interrupted as exc:
             raise checkpoint("rest", exc) from None
     return model, hist, [copy.deepcopy(r) for _, _, r in tried]

@@ -48,6 +48,7 @@ def symbolify_run(run: Path, cfg: Config, *, log: Callable[[str], None] = lambda
 def _symbolify(run: Path, cfg: Config, ds, device, library, log) -> SymbolifyResult:
     t0 = time.perf_counter()
     sym = cfg.symbolic
+    deadline = t0 + sym.time_limit_s if sym.time_limit_s else None
     model = rundir.load_model(run, device=device)
     data = train_tensors(ds, cfg.seed, model.dtype, device)
     torch.manual_seed(cfg.seed)
@@ -67,7 +68,7 @@ def _symbolify(run: Path, cfg: Config, ds, device, library, log) -> SymbolifyRes
     choices, table, front = symbolize_edges(
         model, data.x_train, data.y_train, data.x_val, data.y_val, library, attr.edges,
         r2_min=sym.r2_min, complexity_weight=sym.complexity_weight, top_k=sym.top_k,
-        finetune_steps=sym.finetune_steps, log=log,
+        finetune_steps=sym.finetune_steps, log=log, deadline=deadline,
     )
     numeric = model.numeric_edges()
     if numeric:
@@ -86,9 +87,12 @@ def _symbolify(run: Path, cfg: Config, ds, device, library, log) -> SymbolifyRes
     shortlist = [f for f in ranked if f["chosen"]] + close[: FORMULA_CANDIDATES - 1]
     candidates = []
     for f in shortlist:
+        if candidates and deadline is not None and time.perf_counter() > deadline:
+            log("symbolic.time_limit_s reached: no further candidate formulas")
+            break
         _apply_assignment(model, f, library)
         finetune_symbolic(model, data.x_train, data.y_train, 200)
-        cand = _formula_of(model, ds, symbols, sym)
+        cand = _formula_of(model, ds, symbols, sym, deadline)
         cand.update(assignment=f)
         candidates.append(cand)
         log(f"candidate {list(f['primitives'])}: {cand['formula'].rounded(4)} (train NMSE {cand['nmse']:.2e})")
@@ -127,7 +131,7 @@ def _apply_assignment(model, entry: dict[str, Any], library) -> None:
     model.load_state(entry["state"])
 
 
-def _formula_of(model, ds, symbols, sym) -> dict[str, Any]:
+def _formula_of(model, ds, symbols, sym, deadline: float | None = None) -> dict[str, Any]:
     """Assemble, tidy, polish and snap the formula of the (all-symbolic) model; score it on the training rows."""
     raw = assemble(model, symbols, ds.x_norm.shift, ds.x_norm.scale, float(ds.y_norm.shift[0]), float(ds.y_norm.scale[0]))
     X_fit, y_fit = ds.X_train, ds.y_train
@@ -137,7 +141,8 @@ def _formula_of(model, ds, symbols, sym) -> dict[str, Any]:
     stages.append(("polished", expr))
     snaps: list[dict] = []
     if sym.snap:
-        expr, _, snaps = snap_constants(expr, symbols, X_fit, y_fit, tol=sym.snap_tol, timeout_s=sym.simplify_timeout_s)
+        expr, _, snaps = snap_constants(expr, symbols, X_fit, y_fit, tol=sym.snap_tol, timeout_s=sym.simplify_timeout_s,
+                                        deadline=deadline)
         expr = final_simplify(expr, sym.simplify_timeout_s)
         expr, nmse = polish(expr, symbols, X_fit, y_fit)
         stages.append(("snapped", expr))

@@ -169,6 +169,7 @@ def train_stage(
     stop: StopRequest | None = None,
     resume: dict[str, Any] | None = None,
     sync_every: int | None = None,
+    deadline: float | None = None,
 ) -> History:
     """Train ``steps`` optimizer steps at the current grid size; keeps the best-validation state (early stopping).
 
@@ -268,6 +269,9 @@ def train_stage(
                 "since_best": since_best, "best_val": best[0], "best_state": best[1], "good_state": good_state,
                 "generator": generator.get_state(), "rows": hist.rows, "events": hist.events,
             })
+        if not stop_now and deadline is not None and time.perf_counter() > deadline:
+            hist.events.append({"step": step, "event": "time-limit", "detail": "train.time_limit_s reached"})
+            stop_now = True
         if stop_now:
             break
     if best[0] < math.inf:
@@ -285,8 +289,10 @@ def fit(
     callback: Callable[[Progress], None] | None = None,
     stop: StopRequest | None = None,
     resume: dict[str, Any] | None = None,
+    deadline: float | None = None,
 ) -> History:
     """Train over the grid schedule. Returns the full :class:`History` (steps numbered across stages).
+    Past ``deadline`` (a ``time.perf_counter()`` value) the current stage stops and later stages are skipped.
 
     Interruptible and resumable like :func:`train_stage`; the checkpoint records the stage too.
     """
@@ -300,6 +306,8 @@ def fit(
     for s, G in enumerate(cfg.grids):
         if s < first:
             continue
+        if deadline is not None and time.perf_counter() > deadline and hist.rows:
+            break
         inner = resume["inner"] if resume is not None and s == first else None
         if inner is None and (G != model.G or s == 0):
             model.regrid(data.x_train, G)
@@ -307,7 +315,7 @@ def fit(
         try:
             stage = train_stage(
                 model, data, cfg, steps=cfg.steps, phase=f"grid{G}", generator=gen, callback=callback,
-                step_offset=s * cfg.steps, total_steps=total, stop=stop, resume=inner,
+                step_offset=s * cfg.steps, total_steps=total, stop=stop, resume=inner, deadline=deadline,
             )
         except Interrupted as exc:
             raise Interrupted({"stage": s, "inner": exc.checkpoint, "rows": hist.rows, "events": hist.events,

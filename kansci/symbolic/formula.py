@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import signal
+import time
 import threading
 from contextlib import contextmanager
 from fractions import Fraction
@@ -215,14 +216,15 @@ def snap_candidates(v: float) -> list[sympy.Expr]:
 
 
 def snap_constants(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y: np.ndarray, *,
-                   tol: float, polish_steps: int = 200, timeout_s: float = 10.0) -> tuple[sympy.Expr, float, list[dict]]:
+                   tol: float, polish_steps: int = 200, timeout_s: float = 10.0,
+                   deadline: float | None = None) -> tuple[sympy.Expr, float, list[dict]]:
     """Snap constants one at a time (largest effect first), re-polishing the rest after each accepted snap."""
     expr, base = polish(expr, symbols, X, y, polish_steps)
     aic = math.exp(2.0 / max(len(y), 1))  # AIC: one constant fewer is worth a factor exp(2/n) in MSE
     log: list[dict] = []
     tried: set[str] = set()
     budget = 8 * (len(expr.atoms(sympy.Float)) + 1)
-    while budget > 0:
+    while budget > 0 and not (deadline is not None and time.perf_counter() > deadline):
         budget -= 1
         floats = [f for f in sorted(expr.atoms(sympy.Float), key=lambda f: -abs(float(f))) if str(f) not in tried]
         if not floats:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -61,6 +62,10 @@ def rank_candidates(rows: list[dict[str, Any]], *, weight: float, r2_min: float,
           if r["valid"] and not r.get("mimic") and (allow_zero or r["name"] != "0")]
     good = [r for r in ok if r["r2"] >= r2_min]
     return sorted(good or ok, key=lambda r: (r["score"], r["complexity"], r["name"]))
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.perf_counter() > deadline
 
 
 def val_loss(model: KAN, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -115,6 +120,7 @@ def symbolize_edges(
     zero_max_attribution: float = 0.01,
     max_samples: int = 1000,
     log: Callable[[str], None] = lambda s: None,
+    deadline: float | None = None,
 ) -> tuple[list[EdgeChoice], list[dict[str, Any]], list[dict[str, Any]]]:
     """Make every active numeric edge of ``model`` symbolic (in place). x: (n, n_in), y: (n, 1) normalized units.
 
@@ -157,6 +163,9 @@ def symbolize_edges(
         key = tuple(r["name"] for r in assign)
         if any(f["primitives"] == key for f in front):
             continue
+        if front and _past(deadline):
+            log("symbolic.time_limit_s reached: no further assignments")
+            break
         nmse, state = evaluate(assign)
         total = sum(r["complexity"] for r in assign)
         front.append({"primitives": key, "assign": assign, "nmse": nmse, "complexity": total, "state": state,
@@ -174,7 +183,7 @@ def symbolize_edges(
     exact = 1e-12 * var
     for c in sorted(choices, key=lambda c: c.r2) if best_val > exact else []:  # least certain first
         for alt in c.candidates:
-            if alt["name"] == c.primitive:
+            if alt["name"] == c.primitive or _past(deadline):
                 continue
             state = copy.deepcopy(model.state_dict())
             model.layers[c.layer].set_symbolic(c.i, c.j, prims[alt["name"]], [alt[k] for k in "abcd"])
