@@ -203,6 +203,7 @@ def run_pykan_pipeline(X, y, workdir: str, device: torch.device, seed: int = 0) 
             ckpt = os.path.join(workdir, "pykan")  # its checkpoints (it saves after every stage) go to the temp dir
             os.makedirs(ckpt, exist_ok=True)
             model = pykan.KAN(width=[2, 5, 1], grid=3, k=3, seed=seed, device=device, ckpt_path=ckpt)
+            model(data["train_input"])
             model.fit(data, opt="LBFGS", steps=50, lamb=0.001)
             model = model.prune()
             model.fit(data, opt="LBFGS", steps=50)
@@ -211,7 +212,7 @@ def run_pykan_pipeline(X, y, workdir: str, device: torch.device, seed: int = 0) 
                 model.fit(data, opt="LBFGS", steps=50)
             model.auto_symbolic(lib=lib)
             model.fit(data, opt="LBFGS", steps=50)
-            formula = model.symbolic_formula()[0][0]
+            formula = model.symbolic_formula(var=["x", "y"])[0][0]
             seconds = time.perf_counter() - t0
         return seconds, str(pykan.utils.ex_round(formula, 4))
     finally:
@@ -234,11 +235,17 @@ def row_pipeline(device: torch.device, quick: bool, log: Log) -> dict[str, Any]:
             note = "PyKAN skipped in quick mode"
         elif importlib.util.find_spec("kan") is not None:
             log("c: PyKAN tutorial pipeline on the same data")
-            try:
-                ref, ref_formula = run_pykan_pipeline(data.X, data.y, tmp, device)
-                note = f"PyKAN found: {ref_formula}"
-            except Exception as exc:  # a broken optional install must not sink the benchmark
-                note = f"PyKAN failed: {type(exc).__name__}: {exc}"
+            failures = []
+            for seed in range(3):  # PyKAN 0.2.8's lstsq grid update fails for some seeds under recent torch
+                try:
+                    ref, ref_formula = run_pykan_pipeline(data.X, data.y, tmp, device, seed=seed)
+                    note = f"PyKAN (seed {seed}) found: {ref_formula}"
+                    break
+                except Exception as exc:  # a broken optional install must not sink the benchmark
+                    failures.append(f"seed {seed}: {type(exc).__name__}: {exc}")
+                    note = "PyKAN failed: " + "; ".join(failures)
+            if ref is not None and failures:
+                note += f" (failed first: {'; '.join(failures)})"
     what = f"pipeline {n} samples, grids {_pipeline_flags(quick, device)['train.grids']}, prune, symbolify"
     return _row("c", what, "s", secs, ref, "PyKAN 0.2.8 tutorial pipeline", "<= 0.05", formula=formula,
                 reference_formula=ref_formula, note=note)

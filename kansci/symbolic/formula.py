@@ -164,7 +164,7 @@ def _polish(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y:
     # formula in units of 1e-12 and 1e36 polishes like one in units of 1) and to their collinearity.
     lam = 1e-3
     for _ in range(steps):
-        J = torch.autograd.functional.jacobian(residual, c, vectorize=True)  # (n, p)
+        J = _jacobian(residual, c)  # (n, p)
         r = residual(c).detach()
         if not (torch.isfinite(J).all() and torch.isfinite(r).all()):
             break
@@ -190,6 +190,14 @@ def _polish(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y:
 
 _BASES = (sympy.Integer(1), sympy.pi, sympy.E, sympy.sqrt(2), sympy.sqrt(3), sympy.sqrt(sympy.pi),
           sympy.sqrt(2 * sympy.pi))
+
+
+def _jacobian(fn: Callable[[torch.Tensor], torch.Tensor], c: torch.Tensor) -> torch.Tensor:
+    """d fn / d c as (n, p): forward mode (p passes, p << n), falling back to reverse mode for ops without it."""
+    try:
+        return torch.func.jacfwd(fn)(c)
+    except (RuntimeError, NotImplementedError):
+        return torch.autograd.functional.jacobian(fn, c)
 
 
 def snap_candidates(v: float) -> list[sympy.Expr]:
