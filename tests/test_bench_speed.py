@@ -88,6 +88,7 @@ def test_train_step_changes_parameters_and_lowers_the_loss():
     assert torch.mean((model(x) - y) ** 2).item() < before
 
 
+@pytest.mark.slow  # starts a fresh interpreter (about 2 s)
 def test_fresh_process_memory_probe_sees_the_mlp_activations():
     """Independent lower bound: one MLP step holds its hidden pre-activation and activation (batch, h) float32."""
     batch, width = 16384, 32

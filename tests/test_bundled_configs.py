@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from typer.testing import CliRunner
 
 from kansci.cli import app
@@ -23,7 +24,14 @@ from kansci.config import load_config, reference_yaml, resolve_data_path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p.name for p in (ROOT / "configs").glob("*.yaml"))
-RUNNABLE = [n for n in CONFIGS if load_config(ROOT / "configs" / n).data.path is not None]
+
+
+def _names_data(name: str) -> bool:
+    raw = yaml.safe_load((ROOT / "configs" / name).read_text(encoding="utf-8")) or {}
+    return bool((raw.get("data") or {}).get("path"))
+
+
+RUNNABLE = [n for n in CONFIGS if _names_data(n)]        # the configs that name a data file
 
 
 def invoke(*args: str | Path):

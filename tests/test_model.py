@@ -9,13 +9,7 @@ from kansci.symbolic.primitives import default_library
 
 
 
-@pytest.fixture(autouse=True)
-def float64_default():
-    """These tests build tensors without dtype arguments; run them in float64 and restore the default after."""
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("float64_default")  # tensors below are built without dtype arguments
 
 
 def naive_forward(model: KAN, x: torch.Tensor) -> torch.Tensor:

@@ -18,14 +18,13 @@ only; elsewhere unbounded, which is why the benchmark scores inside its time-lim
 """
 from __future__ import annotations
 
-import signal
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import sympy
+
+from kansci.timeouts import time_limit
 
 ROUND_ZERO = 1e-4       # SRBench: floats below this (in magnitude) become 0
 ROUND_DECIMALS = 3      # SRBench: other floats are rounded to this many decimals
@@ -42,26 +41,6 @@ FAILURES: dict[str, str] = {
     "timeout": "time budget ran out",
     "error": "error",
 }
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise TimeoutError in the block after ``seconds`` (main thread with SIGALRM only; elsewhere no limit). Same
-    behaviour as ``kansci.symbolic.formula.time_limit``, kept here so that scoring does not import torch."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:  # noqa: ARG001
-        raise TimeoutError
-
-    old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def plain(expr: sympy.Expr) -> sympy.Expr:

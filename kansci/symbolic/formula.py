@@ -13,12 +13,9 @@
 from __future__ import annotations
 
 import math
-import signal
 import time
-import threading
-from contextlib import contextmanager
 from fractions import Fraction
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import sympy
@@ -26,6 +23,7 @@ import torch
 
 from ..core.model import KAN
 from ..errors import FormulaError
+from ..timeouts import time_limit
 from .sympy_torch import sympy_to_torch
 
 
@@ -54,25 +52,6 @@ def assemble(model: KAN, symbols: Sequence[sympy.Symbol], x_shift, x_scale, y_sh
         nodes = sub[:n_sum] + [sympy.Mul(*sub[n_sum + m * model.mult_arity: n_sum + (m + 1) * model.mult_arity])
                                for m in range(n_mult)]
     return _exact(float(y_scale)) * nodes[0] + _exact(float(y_shift))
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise TimeoutError after ``seconds`` (main thread only; elsewhere no limit is enforced)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def handler(signum, frame):  # noqa: ARG001
-        raise TimeoutError
-
-    old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _monic_powers(expr: sympy.Expr) -> sympy.Expr:
