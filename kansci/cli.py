@@ -139,21 +139,40 @@ def _check_library(cfg: Config) -> None:
     try:
         build_library(cfg.symbolic.lib, custom)
     except KansciError as exc:
-        key = "symbolic.custom" if exc.message.startswith("custom primitive") else "symbolic.lib"
+        key = "symbolic.lib"
+        for i, c in enumerate(cfg.symbolic.custom):  # an error about a custom primitive points at its entry
+            if repr(c.name) in exc.message or f"#{i + 1}" in exc.message:
+                key = f"symbolic.custom.{i}.expr" if "expr" in exc.message or "formula" in exc.message.lower() \
+                    else f"symbolic.custom.{i}"
+                break
         raise ConfigError(f"{line_of(cfg, key)}: {key}: {exc.message}", exc.hint) from None
 
 
 def _check_data(cfg: Config) -> None:
-    """The data file exists, parses and has the configured columns (for ``config validate``)."""
+    """The data file exists, parses, has the configured columns, and fits model.width (before any training)."""
     from kansci import pipeline
 
     if cfg.data.path is None:
         return
     try:
-        pipeline.load_data(cfg)
+        ds = pipeline.load_data(cfg)
     except DataError as exc:
-        key = "data.target" if cfg.data.target and repr(cfg.data.target) in exc.message else "data.path"
+        key = _data_key(cfg, exc.message)
         raise ConfigError(f"{line_of(cfg, key)}: {key}: {exc.message}", exc.hint) from None
+    try:
+        pipeline.check_width(cfg, ds)
+    except ConfigError as exc:
+        raise ConfigError(f"{line_of(cfg, 'model.width')}: model.width: {exc.message}", exc.hint) from None
+
+
+def _data_key(cfg: Config, message: str) -> str:
+    """The config key a data error is about: the named missing column decides between target and inputs."""
+    head = message.split("available", 1)[0]  # ignore the list of available columns
+    if cfg.data.inputs and any(repr(c) in head for c in cfg.data.inputs):
+        return "data.inputs"
+    if cfg.data.target and repr(cfg.data.target) in head:
+        return "data.target"
+    return "data.path"
 
 
 def _file_overrides(path: Path) -> list[str]:
@@ -224,7 +243,8 @@ def fit(
                               "pass a run directory written by an interrupted `kansci fit`")
         cfg = load_config(resume / "config.yaml", flags={"output.dir": out, "output.name": name})
     else:
-        cfg = load_config(config, overrides=sets or [], flags=flags, extra_validators=[_check_library])
+        checks = [_check_library] if config is None else [_check_library, _check_data]  # file errors get YAML lines
+        cfg = load_config(config, overrides=sets or [], flags=flags, extra_validators=checks)
     stop = pipeline.StopRequest()
     with render.FitProgress() as progress, _interruptible(stop, progress.log):
         try:
@@ -332,7 +352,7 @@ def run_all(
     from kansci import pipeline
 
     flags = {"output.dir": out, "output.name": name, "seed": seed, "model.device": device}
-    cfg = load_config(config, overrides=sets or [], flags=flags, extra_validators=[_check_library])
+    cfg = load_config(config, overrides=sets or [], flags=flags, extra_validators=[_check_library, _check_data])
     with render.FitProgress() as progress:
         fitted = pipeline.fit_run(cfg, progress=progress, log=progress.log)
     render.print_fit(fitted.run, fitted.metrics)

@@ -161,7 +161,7 @@ def fit_run(
     rundir.check_out_dir(cfg.output.dir)
     device, why = choose_device(cfg.model.device, ds.n_rows)
     log(f"device: {device} ({why})")
-    _check_width(cfg, ds)
+    check_width(cfg, ds)
     torch.manual_seed(cfg.seed)
     data = train_tensors(ds, cfg.seed, model_dtype(cfg), device)
     t0 = time.perf_counter()
@@ -229,7 +229,8 @@ def _write_interrupted(cfg: Config, ds: Dataset, checkpoint: dict[str, Any], wal
     return run
 
 
-def _check_width(cfg: Config, ds: Dataset) -> None:
+def check_width(cfg: Config, ds: Dataset) -> None:
+    """An explicit ``model.width`` must have the data's number of inputs and one output."""
     if cfg.model.width == "auto":
         return
     width = [list(w) if isinstance(w, tuple) else w for w in cfg.model.width]

@@ -21,9 +21,11 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -174,6 +176,7 @@ def run_kansci_pipeline(X, y, workdir: str, quick: bool, device: torch.device) -
     csv = Path(workdir) / "data.csv"
     write_csv(csv, ["x", "y"], X, y, "f")
     flags = {"data.path": str(csv), "output.dir": str(Path(workdir) / "runs"), **_pipeline_flags(quick, device)}
+    torch.optim.LBFGS([torch.zeros(1, requires_grad=True)])  # first optimizer imports torch._dynamo (~1-2 s)
     t0 = time.perf_counter()
     cfg = load_config(None, flags=flags)
     fit = fit_run(cfg)
@@ -181,13 +184,28 @@ def run_kansci_pipeline(X, y, workdir: str, quick: bool, device: torch.device) -
     return time.perf_counter() - t0, result.formula.text
 
 
+@contextmanager
+def _silenced() -> Iterator[None]:
+    """Send everything written to stdout/stderr (Python and C level: MKL, tqdm) to /dev/null, then restore."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            os.dup2(null.fileno(), 2)
+            with redirect_stdout(null), redirect_stderr(null):
+                yield
+    finally:
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
 def run_pykan_pipeline(X, y, workdir: str, device: torch.device, seed: int = 0) -> tuple[float, str]:
     """PyKAN 0.2.8's tutorial pipeline on the same rows (80/20 split): fit LBFGS 50 steps with lamb=0.001, prune,
     refit, refine to 5 then 10 with refits, auto_symbolic with the tutorial library, refit, symbolic_formula.
-    Its printing and progress bars are swallowed; default dtype is float64 for the run and restored after."""
-    import contextlib
-    import io
-
+    Its printing, progress bars and MKL messages are silenced; default dtype is float64 for the run, then restored."""
     import kan as pykan  # optional dependency
 
     old = torch.get_default_dtype()
@@ -198,7 +216,7 @@ def run_pykan_pipeline(X, y, workdir: str, device: torch.device, seed: int = 0) 
         cut = int(0.8 * len(t))
         data = {"train_input": t[:cut], "train_label": v[:cut], "test_input": t[cut:], "test_label": v[cut:]}
         lib = ["x", "x^2", "x^3", "x^4", "exp", "log", "sqrt", "tanh", "sin", "abs"]
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        with _silenced():
             t0 = time.perf_counter()
             ckpt = os.path.join(workdir, "pykan")  # its checkpoints (it saves after every stage) go to the temp dir
             os.makedirs(ckpt, exist_ok=True)

@@ -32,6 +32,9 @@ class Formula:
         """Display text with floats shown to ``digits`` significant digits (the stored formula keeps all)."""
         return str(self.expr.xreplace({f: sympy.Float(f, digits) for f in self.expr.atoms(sympy.Float)}))
 
+    def __str__(self) -> str:
+        return self.text
+
     def sympy(self) -> sympy.Expr:
         return self.expr
 
