@@ -107,14 +107,26 @@ def _symbolify(run: Path, cfg: Config, ds, device, library, log) -> SymbolifyRes
     metrics["wall_s"] = time.perf_counter() - t0
     metrics["stages"] = {label: Formula(e, list(ds.input_names), ds.target_name).rounded(6)
                          for label, e in best["stages"]}
-    # Pareto view: the candidate formulas, expression size against test-set MSE (original units).
-    pareto = []
-    for c in candidates:
-        pred = c["formula"](ds.X_test)
-        loss = float(np.mean((pred - ds.y_test) ** 2)) if np.all(np.isfinite(pred)) else float("inf")
-        pareto.append({"complexity": c["formula"].complexity(), "loss": loss, "loss_kind": "test MSE",
-                       "text": c["formula"].rounded(4), "primitives": list(c["assignment"]["primitives"]),
-                       "chosen": c is best})
+    # Pareto view: expression size against test-set MSE (original units) for the snapped candidates, plus the other
+    # assignments as assembled (unsnapped) formulas, so the figure shows what the choice was made against.
+    def test_mse(f: Formula) -> float:
+        pred = f(ds.X_test)
+        return float(np.mean((pred - ds.y_test) ** 2)) if np.all(np.isfinite(pred)) else float("inf")
+
+    pareto = [{"complexity": c["formula"].complexity(), "loss": test_mse(c["formula"]), "loss_kind": "test MSE",
+               "text": c["formula"].rounded(4), "primitives": list(c["assignment"]["primitives"]), "snapped": True,
+               "chosen": c is best} for c in candidates]
+    snapped = {tuple(c["assignment"]["primitives"]) for c in candidates}
+    for f in front:
+        if tuple(f["primitives"]) in snapped or (deadline is not None and time.perf_counter() > deadline):
+            continue
+        _apply_assignment(model, f, library)
+        raw = Formula(assemble(model, symbols, ds.x_norm.shift, ds.x_norm.scale, float(ds.y_norm.shift[0]),
+                               float(ds.y_norm.scale[0])), list(ds.input_names), ds.target_name)
+        pareto.append({"complexity": raw.complexity(), "loss": test_mse(raw), "loss_kind": "test MSE",
+                       "text": ", ".join(f["primitives"]), "primitives": list(f["primitives"]), "snapped": False,
+                       "chosen": False})
+    _apply_assignment(model, best["assignment"], library)
     files = write_symbolic(run, formula, model, metrics, choices, table, pareto, best["snaps"], report,
                            sym.precision)
     return SymbolifyResult(formula, metrics, files, report)
