@@ -99,6 +99,20 @@ def test_fresh_process_memory_probe_sees_the_mlp_activations():
     assert got["bytes"] < 50 * batch * h * 4  # and not absurd
 
 
+def test_in_process_memory_probe_is_not_hidden_by_an_earlier_measurement():
+    """The KAN step runs first and frees its memory; the MLP step after it must still show its own activations."""
+    threads = torch.get_num_threads()
+    batch, width = 4096, 32
+    h = speed.mlp_hidden_for(speed.kan_trained_params(width), width)
+    kan = memory.peak_step_memory("kan", batch, width, "cpu", threads=1, fresh=False)
+    mlp = memory.peak_step_memory("mlp", batch, width, "cpu", threads=1, fresh=False)
+    assert mlp["method"] == memory.CPU_METHOD_IN_PROCESS
+    assert mlp["bytes"] >= 0.9 * 2 * batch * h * 4
+    # The KAN step holds at least its two dense bases (batch, 32 * (G + k)) float32 for the matmul backward.
+    assert kan["bytes"] >= 0.9 * 2 * batch * 32 * 8 * 4
+    assert torch.get_num_threads() == threads
+
+
 def test_cuda_request_without_a_gpu_is_a_user_error():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
@@ -106,3 +120,17 @@ def test_cuda_request_without_a_gpu_is_a_user_error():
 
     with pytest.raises(KansciError, match="cuda"):
         speed.run_speed_bench(device="cuda", quick=True)
+
+
+def test_pipeline_row_without_pykan_says_how_to_install_it(monkeypatch):
+    import importlib.util
+
+    calls = []
+    monkeypatch.setattr(speed, "run_kansci_pipeline", lambda X, y, workdir, quick, device: (calls.append(X.shape)
+                                                                                           or (1.5, "exp(x)")))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "kan" else object())
+    row = speed.row_pipeline(torch.device("cpu"), quick=False, log=lambda _: None)
+    assert calls == [(1000, 2)]  # the full row uses 1000 samples of the two inputs
+    assert row["reference"] is None and row["ratio"] is None
+    assert row["note"] == "PyKAN not installed (pip install 'kansci[bench]')"
+    assert row["kan"] == 1.5 and row["formula"] == "exp(x)"

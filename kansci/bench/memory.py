@@ -3,13 +3,16 @@
 Method
 ------
 * **CPU**: each side runs in a *fresh* Python subprocess (``python -m kansci.bench.memory``), so neither side sees
-  the other's freed pages. The child builds the model, the data and the Adam optimizer, takes one tiny warm-up step
-  (batch 8: kernels initialized, optimizer state created), reads its resident set size (``/proc/self/statm``), takes
-  one step at the measured batch and reads ``getrusage(RUSAGE_SELF).ru_maxrss``. The reported number is
-  ``ru_maxrss - RSS before the step``: what the step itself added at its peak (activations, saved tensors,
-  gradients, temporaries), with allocator and page granularity included. Model weights and data are excluded.
+  the other's freed pages. The child builds the model, the data and the Adam optimizer and takes one tiny warm-up
+  step (batch 8: kernels initialized, optimizer state created). Then it returns freed heap pages to the OS (glibc
+  ``malloc_trim``), resets the kernel's RSS high-water mark to the current RSS (``/proc/self/clear_refs``), reads
+  the RSS, takes one step at the measured batch and reads the high-water mark (``VmHWM``). The reported number is
+  ``VmHWM - RSS before the step``: what the step itself added at its peak (activations, saved tensors, gradients,
+  temporaries), at page granularity and with allocator fragmentation included (repeat runs vary by about 10%).
+  Model weights and data are excluded. Where /proc is missing, ``ru_maxrss`` stands in (a lifetime peak).
 * **CUDA**: in process, ``torch.cuda.max_memory_allocated() - torch.cuda.memory_allocated()`` around the step,
   after ``reset_peak_memory_stats`` (caching-allocator bytes, exact).
+* ``fresh=False`` (quick mode) runs the CPU recipe in the calling process.
 """
 from __future__ import annotations
 
@@ -23,8 +26,8 @@ import torch
 
 from .speed import make_pair_side, train_step
 
-CPU_METHOD = "RSS high-water delta of one step, fresh subprocess per side (ru_maxrss - RSS before)"
-CPU_METHOD_IN_PROCESS = "RSS high-water delta of one step in this process (quick mode)"
+CPU_METHOD = "RSS high-water delta of one step (VmHWM - RSS before), fresh subprocess per side"
+CPU_METHOD_IN_PROCESS = "RSS high-water delta of one step (VmHWM - RSS before), in this process"
 CUDA_METHOD = "torch.cuda.max_memory_allocated - memory_allocated, after reset_peak_memory_stats"
 
 
@@ -37,6 +40,28 @@ def _rss_bytes() -> int:
         return _maxrss_bytes()
 
 
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's RSS high-water mark to the current RSS (Linux: ``echo 5 > /proc/self/clear_refs``)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_bytes() -> int:
+    """RSS high-water mark (``VmHWM`` of ``/proc/self/status``; falls back to ru_maxrss)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return _maxrss_bytes()
+
+
 def _maxrss_bytes() -> int:
     import resource  # POSIX only
 
@@ -44,10 +69,31 @@ def _maxrss_bytes() -> int:
     return rss if sys.platform == "darwin" else rss * 1024  # bytes on macOS, KiB on Linux
 
 
+def _release_free_memory() -> None:
+    """Return freed heap pages to the OS (glibc ``malloc_trim``) so an in-process RSS delta is not hidden by memory
+    an earlier measurement freed. A no-op where glibc is absent."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def measure_in_process(side: str, batch: int, width: int, device: str, threads: int) -> int:
-    """Peak extra bytes of one training step of ``side`` ("kan" or "mlp") measured in this process."""
+    """Peak extra bytes of one training step of ``side`` ("kan" or "mlp") measured in this process, run with
+    ``threads`` torch threads (the previous setting is restored)."""
+    old = torch.get_num_threads()
     torch.set_num_threads(threads)
-    dev = torch.device(device)
+    try:
+        return _measure(side, batch, width, torch.device(device))
+    finally:
+        torch.set_num_threads(old)
+
+
+def _measure(side: str, batch: int, width: int, dev: torch.device) -> int:
     model, x, y = make_pair_side(side, batch, width, dev, seed=0)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     train_step(model, opt, x[:8], y[:8])  # warm-up: kernels initialized, Adam state allocated
@@ -58,9 +104,11 @@ def measure_in_process(side: str, batch: int, width: int, device: str, threads: 
         train_step(model, opt, x, y)
         torch.cuda.synchronize(dev)
         return int(torch.cuda.max_memory_allocated(dev) - before)
+    _release_free_memory()
+    _reset_peak_rss()
     before = _rss_bytes()
     train_step(model, opt, x, y)
-    return max(0, _maxrss_bytes() - before)
+    return max(0, _peak_rss_bytes() - before)
 
 
 def measure_subprocess(side: str, batch: int, width: int, threads: int, timeout_s: float = 300.0) -> int:
@@ -75,7 +123,8 @@ def measure_subprocess(side: str, batch: int, width: int, threads: int, timeout_
 def peak_step_memory(side: str, batch: int, width: int, device: str, threads: int, fresh: bool = True
                      ) -> dict[str, Any]:
     """Peak extra memory of one step: ``{"bytes": int, "method": str}``. CUDA is measured in process; CPU in a fresh
-    subprocess, or in this process when ``fresh`` is False (then earlier allocations may hide part of the peak)."""
+    subprocess, or in this process when ``fresh`` is False (pages freed earlier and not returned to the OS can then
+    hide part of the peak)."""
     if torch.device(device).type == "cuda":
         return {"bytes": measure_in_process(side, batch, width, device, threads), "method": CUDA_METHOD}
     if not fresh:

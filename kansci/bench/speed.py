@@ -259,6 +259,9 @@ def row_pipeline(device: torch.device, quick: bool, log: Log) -> dict[str, Any]:
                     ref, ref_formula = run_pykan_pipeline(data.X, data.y, tmp, device, seed=seed)
                     note = f"PyKAN (seed {seed}) found: {ref_formula}"
                     break
+                except ImportError as exc:  # pykan 0.2.8 imports scikit-learn, pandas and tqdm without requiring them
+                    note = f"PyKAN cannot be imported ({exc}); pip install scikit-learn pandas tqdm"
+                    break
                 except Exception as exc:  # a broken optional install must not sink the benchmark
                     failures.append(f"seed {seed}: {type(exc).__name__}: {exc}")
                     note = "PyKAN failed: " + "; ".join(failures)

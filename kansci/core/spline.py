@@ -12,9 +12,9 @@ Conventions
   clamped and carries the signal beyond it.
 
 The basis is computed locally: for each input only the ``k + 1`` non-zero B-splines of the knot interval that holds
-it are evaluated (de Boor's triangular scheme), then scattered into a dense ``(batch, d, G + k)`` tensor ready for one
-matmul. Derivatives with respect to ``x`` come from the same local scheme one order lower, so autograd never stores
-the recursion's intermediates.
+it are evaluated (de Boor's triangular scheme), then written into a dense ``(batch, d, G + k)`` tensor ready for one
+matmul. The same pass gives the derivatives with respect to ``x``; the backward keeps only those k+1 planes and one
+flat index (autograd never stores the recursion's intermediates or a dense derivative).
 """
 from __future__ import annotations
 
@@ -89,112 +89,100 @@ def grid_from_samples(x: torch.Tensor, G: int, k: int, grid_eps: float, margin: 
     return extend_grid(interior, k)
 
 
-def _span(x: torch.Tensor, grid: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Clamp x (n, d) into each grid's interior range and find its knot interval ``[t_span, t_span+1)``.
+_SEARCH_ABOVE_G = 16  # interval index by a compare loop up to this many intervals, searchsorted beyond
 
-    Returns ``(xc, span)``, span (n, d) int64 in ``[k, G+k-1]``; the right end belongs to the last interval.
+
+def _interval(xc: torch.Tensor, grid: torch.Tensor, k: int) -> torch.Tensor:
+    """Interior interval index s (n, d) int64 in [0, G-1] of clamped inputs xc; the right end belongs to G-1."""
+    G = grid.shape[1] - 2 * k - 1
+    if G > _SEARCH_ABOVE_G:
+        inner = grid[:, k + 1 : k + G].contiguous()  # (d, G-1)
+        return torch.searchsorted(inner, xc.T.contiguous(), right=True).T
+    s = torch.zeros(xc.shape, dtype=torch.long, device=xc.device)
+    for m in range(1, G):  # G-1 compares beat searchsorted's transposes for small G
+        s += xc >= grid[:, k + m]
+    return s
+
+
+def _local(x: torch.Tensor, grid: torch.Tensor, k: int, deriv: bool
+           ) -> tuple[list[torch.Tensor], list[torch.Tensor] | None, torch.Tensor]:
+    """de Boor's triangle on the interval of each (clamped) input.
+
+    Returns k+1 planes (n, d) of the non-zero bases ``s + r`` (r = 0..k), their x-derivatives when ``deriv``
+    (zero outside the interior range, where the spline is constant), and s (n, d). The derivative of basis
+    ``span - k + r`` is ``k * (temp_{r-1} - temp_r)`` with the quotients ``temp`` of the triangle's last level, so
+    one pass gives both.
     """
     G = grid.shape[1] - 2 * k - 1
-    lo, hi = grid[:, k], grid[:, k + G]  # (d,)
+    lo, hi = grid[:, k], grid[:, k + G]
     xc = torch.minimum(torch.maximum(x, lo), hi)  # (n, d)
-    interior = grid[:, k : k + G + 1].contiguous()  # (d, G+1)
-    idx = torch.searchsorted(interior, xc.T.contiguous(), right=True).T - 1  # (n, d)
-    return xc, idx.clamp(0, G - 1) + k
-
-
-def _window(grid: torch.Tensor, span: torch.Tensor, k: int) -> torch.Tensor:
-    """The 2k+2 knots around each interval in one gather: ``T[..., k + m] = t[span + m]``, m = -k..k+1.
-
-    grid (d, G+2k+1), span (n, d) -> (n, d, 2k+2).
-    """
-    offs = torch.arange(-k, k + 2, device=span.device)  # (2k+2,)
-    cols = torch.arange(grid.shape[0], device=span.device)[None, :, None]  # (1, d, 1)
-    return grid[cols, span.unsqueeze(-1) + offs]
-
-
-def _triangle(xc: torch.Tensor, T: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """de Boor's triangle on the interval of each input. xc (n, d), T (n, d, 2k+2) from :func:`_window`.
-
-    Returns the k+1 bases of order k non-zero there (n, d, k+1), and the k bases of order k-1 (n, d, k) met on the
-    way (None for k = 0), which the derivative needs.
-    """
-    N = [torch.ones_like(xc)]
-    lower = None
-    left, right = [None], [None]
+    s = _interval(xc, grid, k)
+    span = s + k
+    gt = grid.T.contiguous()  # (m, d): gather along dim 0 picks each input's knot
+    left = [None] + [xc - torch.gather(gt, 0, span + (1 - j)) for j in range(1, k + 1)]  # x - t[span+1-j]
+    right = [None] + [torch.gather(gt, 0, span + j) - xc for j in range(1, k + 1)]  # t[span+j] - x
+    N, temps = [torch.ones_like(xc)], []
     for j in range(1, k + 1):
-        if j == k:
-            lower = torch.stack(N, dim=-1)
-        left.append(xc - T[..., k + 1 - j])  # x - t[span+1-j]
-        right.append(T[..., k + j] - xc)  # t[span+j] - x
-        saved = torch.zeros_like(xc)
-        new = []
+        saved, new, temps = None, [], []
         for r in range(j):
             temp = N[r] / (right[r + 1] + left[j - r])
-            new.append(saved + right[r + 1] * temp)
+            temps.append(temp)
+            v = right[r + 1] * temp
+            new.append(v if saved is None else v + saved)
             saved = left[j - r] * temp
         new.append(saved)
         N = new
-    return torch.stack(N, dim=-1), lower
+    if not deriv:
+        return N, None, s
+    if k == 0:
+        return N, [torch.zeros_like(xc)], s
+    inside = ((x >= lo) & (x <= hi)).to(x.dtype) * k
+    dN = [-temps[0]] + [temps[r - 1] - temps[r] for r in range(1, k)] + [temps[k - 1]]
+    return N, [v * inside for v in dN], s
 
 
-def _scatter_dense(local: torch.Tensor, span: torch.Tensor, n_basis: int, k_local: int) -> torch.Tensor:
-    """Place local values (n, d, k_local+1) of bases ``span - k_local + r`` into a dense (n, d, n_basis) tensor."""
-    n, d, width = local.shape
-    offs = torch.arange(width, device=local.device)  # (w,)
-    cols = (span - k_local).unsqueeze(-1) + offs  # (n, d, w)
-    dense = local.new_zeros(n, d, n_basis)
-    return dense.scatter_(2, cols, local)
-
-
-def _basis(x: torch.Tensor, grid: torch.Tensor, k: int) -> torch.Tensor:
-    """Dense basis (n, d, G+k) at clamped inputs (no derivative)."""
-    xc, span = _span(x, grid, k)
-    N, _ = _triangle(xc, _window(grid, span, k), k)
-    return _scatter_dense(N, span, grid.shape[1] - k - 1, k)
+def _dense(N: list[torch.Tensor], s: torch.Tensor, n_basis: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Write the k+1 local planes into a dense (n, d, n_basis) basis; also returns the flat index of basis s."""
+    n, d = s.shape
+    flat = s + torch.arange(d, device=s.device) * n_basis  # (n, d): index of basis s in row (n, i)
+    flat += torch.arange(n, device=s.device).unsqueeze(1) * (d * n_basis)
+    B = N[0].new_zeros(n, d, n_basis)
+    out = B.view(-1)
+    for r, plane in enumerate(N):
+        out.put_(flat + r, plane)
+    return B, flat
 
 
 def bspline_basis_and_derivative(x: torch.Tensor, grid: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Dense basis B (n, d, G+k) and its derivative dB/dx (n, d, G+k) at clamped inputs.
-
-    The derivative is zero where x lies outside the interior range (the spline is constant there).
-    """
+    """Dense basis B (n, d, G+k) and its derivative dB/dx (n, d, G+k) (zero outside the interior range)."""
+    N, dN, s = _local(x, grid, k, True)
     n_basis = grid.shape[1] - k - 1
-    xc, span = _span(x, grid, k)
-    T = _window(grid, span, k)  # (n, d, 2k+2)
-    N, lower = _triangle(xc, T, k)
-    B = _scatter_dense(N, span, n_basis, k)
-    if k == 0:
-        return B, torch.zeros_like(B)
-    # dB_i/dx = k * (B_{i,k-1} / (t_{i+k} - t_i) - B_{i+1,k-1} / (t_{i+k+1} - t_{i+1})) for i = span-k+r, r = 0..k.
-    # lower[..., s] = B_{span-k+1+s, k-1}; pad with zeros so P[..., r] = B_{span-k+r, k-1}, r = 0..k+1.
-    zeros = torch.zeros_like(lower[..., :1])
-    P = torch.cat([zeros, lower, zeros], dim=-1)  # (n, d, k+2)
-    # with i = span-k+r: t_i = T[..., r], t_{i+k} = T[..., r+k], t_{i+1} = T[..., r+1], t_{i+k+1} = T[..., r+k+1]
-    dN = k * (P[..., :-1] / (T[..., k : 2 * k + 1] - T[..., : k + 1])
-              - P[..., 1:] / (T[..., k + 1 : 2 * k + 2] - T[..., 1 : k + 2]))  # (n, d, k+1)
-    dB = _scatter_dense(dN, span, n_basis, k)
-    G = n_basis - k
-    inside = (x >= grid[:, k]) & (x <= grid[:, k + G])  # (n, d)
-    return B, dB * inside.unsqueeze(-1).to(dB.dtype)
+    B, _ = _dense(N, s, n_basis)
+    dB, _ = _dense(dN, s, n_basis)
+    return B, dB
 
 
 class _Basis(torch.autograd.Function):
-    """Dense B-spline basis with an analytic backward with respect to x (no recursion intermediates stored)."""
+    """Dense basis; saves only the k+1 derivative planes and one flat index for the analytic backward."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, grid: torch.Tensor, k: int) -> torch.Tensor:  # type: ignore[override]
-        if x.requires_grad:
-            B, dB = bspline_basis_and_derivative(x, grid, k)
-            ctx.save_for_backward(dB)
-        else:
-            B = _basis(x, grid, k)
-            ctx.save_for_backward(None)
+        N, dN, s = _local(x, grid, k, x.requires_grad)
+        B, flat = _dense(N, s, grid.shape[1] - k - 1)
+        ctx.k = k
+        if dN is not None:
+            ctx.save_for_backward(flat, *dN)
         return B
 
     @staticmethod
     def backward(ctx, grad_B: torch.Tensor):  # type: ignore[override]
-        (dB,) = ctx.saved_tensors
-        grad_x = None if dB is None else (grad_B * dB).sum(-1)  # (n, d)
+        if not ctx.needs_input_grad[0]:
+            return None, None, None
+        flat, *dN = ctx.saved_tensors
+        g = grad_B.reshape(-1)  # (n*d*(G+k),): read back only the k+1 non-zero positions per input
+        grad_x = g.take(flat) * dN[0]
+        for r in range(1, ctx.k + 1):
+            grad_x = torch.addcmul(grad_x, g.take(flat + r), dN[r])
         return grad_x, None, None
 
 
