@@ -30,7 +30,8 @@ def quick_cfg(tmp_path, data, **flags):
 def test_paper_example_reaches_1e_3_test_rmse(tmp_path):
     """f = exp(sin(pi x) + y^2), 1000 train / 1000 test, width [2, 5, 1], grids 3 -> 5 -> 10 (issue target)."""
     cfg = load_config(None, flags={"data.path": str(example_csv(tmp_path)), "output.dir": str(tmp_path / "runs"),
-                                   "model.width": [2, 5, 1], "data.test_frac": 0.5, "train.steps": 50})
+                                   "model.width": [2, 5, 1], "data.test_frac": 0.5, "train.steps": 50,
+                                   "train.patience": 0})  # the paper's schedule: 50 LBFGS steps per grid
     result = fit_run(cfg)
     assert len(result.dataset.test_idx) == 1000
     assert result.metrics["test_rmse"] <= 1e-3, result.metrics
