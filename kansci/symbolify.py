@@ -85,6 +85,10 @@ def _symbolify(run: Path, cfg: Config, ds, device, library, log) -> SymbolifyRes
     best_nmse = min(f["nmse"] for f in front)
     close = [f for f in ranked if not f["chosen"] and f["nmse"] <= max(100 * best_nmse, 1e-12)]
     shortlist = [f for f in ranked if f["chosen"]] + close[: FORMULA_CANDIDATES - 1]
+    # the simplest assignment always gets its chance: snapping can make it exact where the others stay inexact
+    simplest = min(front, key=lambda f: (f["complexity"], f["score"]))
+    if all(f is not simplest for f in shortlist):
+        shortlist.append(simplest)
     candidates = []
     for f in shortlist:
         if candidates and deadline is not None and time.perf_counter() > deadline:
