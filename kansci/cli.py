@@ -20,7 +20,7 @@ import typer
 from kansci import __version__
 from kansci import cli_render as render
 from kansci.config import Config, config_to_yaml, default_config, line_of, load_config
-from kansci.errors import ConfigError, DataError, KansciError, RunDirError
+from kansci.errors import ConfigError, KansciError, RunDirError
 
 __all__ = ["app", "main"]
 
@@ -149,30 +149,12 @@ def _check_library(cfg: Config) -> None:
 
 
 def _check_data(cfg: Config) -> None:
-    """The data file exists, parses, has the configured columns, and fits model.width (before any training)."""
+    """The data file exists, parses, has the configured columns, and fits model.width (for ``config validate``;
+    ``fit`` and ``run`` find the same errors, with the same file/line/key, when they load the data)."""
     from kansci import pipeline
 
-    if cfg.data.path is None:
-        return
-    try:
-        ds = pipeline.load_data(cfg)
-    except DataError as exc:
-        key = _data_key(cfg, exc.message)
-        raise ConfigError(f"{line_of(cfg, key)}: {key}: {exc.message}", exc.hint) from None
-    try:
-        pipeline.check_width(cfg, ds)
-    except ConfigError as exc:
-        raise ConfigError(f"{line_of(cfg, 'model.width')}: model.width: {exc.message}", exc.hint) from None
-
-
-def _data_key(cfg: Config, message: str) -> str:
-    """The config key a data error is about: the named missing column decides between target and inputs."""
-    head = message.split("available", 1)[0]  # ignore the list of available columns
-    if cfg.data.inputs and any(repr(c) in head for c in cfg.data.inputs):
-        return "data.inputs"
-    if cfg.data.target and repr(cfg.data.target) in head:
-        return "data.target"
-    return "data.path"
+    if cfg.data.path is not None:
+        pipeline.check_width(cfg, pipeline.load_data(cfg))
 
 
 def _file_overrides(path: Path) -> list[str]:
@@ -243,8 +225,7 @@ def fit(
                               "pass a run directory written by an interrupted `kansci fit`")
         cfg = load_config(resume / "config.yaml", flags={"output.dir": out, "output.name": name})
     else:
-        checks = [_check_library] if config is None else [_check_library, _check_data]  # file errors get YAML lines
-        cfg = load_config(config, overrides=sets or [], flags=flags, extra_validators=checks)
+        cfg = load_config(config, overrides=sets or [], flags=flags, extra_validators=[_check_library])
     stop = pipeline.StopRequest()
     with render.FitProgress() as progress, _interruptible(stop, progress.log):
         try:
@@ -352,7 +333,7 @@ def run_all(
     from kansci import pipeline
 
     flags = {"output.dir": out, "output.name": name, "seed": seed, "model.device": device}
-    cfg = load_config(config, overrides=sets or [], flags=flags, extra_validators=[_check_library, _check_data])
+    cfg = load_config(config, overrides=sets or [], flags=flags, extra_validators=[_check_library])
     with render.FitProgress() as progress:
         fitted = pipeline.fit_run(cfg, progress=progress, log=progress.log)
     render.print_fit(fitted.run, fitted.metrics)

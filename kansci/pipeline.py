@@ -16,10 +16,10 @@ import numpy as np
 import torch
 
 from . import __version__, rundir
-from .config import Config, config_to_yaml, resolve_data_path
+from .config import Config, config_to_yaml, line_of, resolve_data_path
 from .core.model import KAN, choose_device
 from .data import Dataset, load_dataset
-from .errors import ConfigError, FitError, RunDirError
+from .errors import ConfigError, DataError, FitError, KansciError, RunDirError
 from .search import search_architecture
 from .train import History, Interrupted, Progress, StopRequest, TrainData, fit as train_fit
 
@@ -64,13 +64,36 @@ def split_seed(cfg: Config) -> int:
 
 
 def load_data(cfg: Config) -> Dataset:
+    """The configured dataset. A data error about a key that a config file set names that file, line and key."""
     path = resolve_data_path(cfg)
     if path is None:
         raise ConfigError("no data file given", "pass DATA.csv, or set data.path in the config")
-    return load_dataset(
-        path, target=cfg.data.target, inputs=cfg.data.inputs, test_frac=cfg.data.test_frac,
-        split_seed=split_seed(cfg), normalize=cfg.data.normalize,
-    )
+    try:
+        return load_dataset(
+            path, target=cfg.data.target, inputs=cfg.data.inputs, test_frac=cfg.data.test_frac,
+            split_seed=split_seed(cfg), normalize=cfg.data.normalize,
+        )
+    except DataError as exc:
+        raise _located(cfg, _data_key(cfg, exc.message), exc) from None
+
+
+def _data_key(cfg: Config, message: str) -> str:
+    """The config key a data error is about: the named missing column decides between target and inputs."""
+    head = message.split("available", 1)[0]  # ignore the list of available columns
+    if cfg.data.inputs and any(repr(c) in head for c in cfg.data.inputs):
+        return "data.inputs"
+    if cfg.data.target and repr(cfg.data.target) in head:
+        return "data.target"
+    return "data.path"
+
+
+def _located(cfg: Config, key: str, exc: KansciError) -> KansciError:
+    """``exc`` prefixed with ``file:line: key:`` when a config file set ``key``; unchanged otherwise (a value from
+    the command line is named by the error itself)."""
+    source = cfg._source
+    if source is None or source.path is None or source.origin(key)[1][0] != 0:
+        return exc
+    return ConfigError(f"{line_of(cfg, key)}: {key}: {exc.message}", exc.hint)
 
 
 def model_dtype(cfg: Config) -> torch.dtype:
@@ -159,9 +182,9 @@ def fit_run(
     else:
         ds = dataset if dataset is not None else load_data(cfg)
     rundir.check_out_dir(cfg.output.dir)
+    check_width(cfg, ds)
     device, why = choose_device(cfg.model.device, ds.n_rows)
     log(f"device: {device} ({why})")
-    check_width(cfg, ds)
     torch.manual_seed(cfg.seed)
     data = train_tensors(ds, cfg.seed, model_dtype(cfg), device)
     t0 = time.perf_counter()
@@ -235,10 +258,10 @@ def check_width(cfg: Config, ds: Dataset) -> None:
         return
     width = [list(w) if isinstance(w, tuple) else w for w in cfg.model.width]
     if width[0] != ds.n_inputs or width[-1] != 1:
-        raise ConfigError(
+        raise _located(cfg, "model.width", ConfigError(
             f"model.width {width} does not match the data: {ds.n_inputs} inputs and 1 target",
             f"use width [{ds.n_inputs}, ..., 1], or width: auto",
-        )
+        ))
 
 
 def _write_config(run: Path, cfg: Config) -> None:

@@ -160,15 +160,6 @@ class KAN(nn.Module):
             x = out
         return acts
 
-    @torch.no_grad()
-    def layer_inputs(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Inputs of every layer for a batch x (n, n_in): list of (n, in_l)."""
-        xs = []
-        for l, layer in enumerate(self.layers):
-            xs.append(x)
-            x = self.combine(l + 1, layer(x))
-        return xs
-
     def load_state(self, state: dict[str, torch.Tensor]) -> None:
         """``load_state_dict`` that also accepts a state saved at another grid size (resizes grids and coefs)."""
         for l, layer in enumerate(self.layers):
@@ -185,10 +176,6 @@ class KAN(nn.Module):
         for l, layer in enumerate(self.layers):
             layer.regrid(x, G)
             x = self.combine(l + 1, layer(x))
-
-    # --------------------------------------------------------------------------------------------- symbolic
-    def symbolic_edges(self) -> list[tuple[int, int, int]]:
-        return [(l, i, j) for l, layer in enumerate(self.layers) for (i, j) in sorted(layer.symbolic)]
 
     def active_edges(self) -> list[tuple[int, int, int]]:
         """All unmasked edges as (layer, i, j)."""

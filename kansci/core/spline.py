@@ -25,7 +25,6 @@ __all__ = [
     "extend_grid",
     "grid_from_samples",
     "bspline_basis",
-    "bspline_basis_and_derivative",
     "coef_from_curve",
     "spline_eval",
 ]
@@ -151,15 +150,6 @@ def _dense(N: list[torch.Tensor], s: torch.Tensor, n_basis: int) -> tuple[torch.
     for r, plane in enumerate(N):
         out.put_(flat + r, plane)
     return B, flat
-
-
-def bspline_basis_and_derivative(x: torch.Tensor, grid: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Dense basis B (n, d, G+k) and its derivative dB/dx (n, d, G+k) (zero outside the interior range)."""
-    N, dN, s = _local(x, grid, k, True)
-    n_basis = grid.shape[1] - k - 1
-    B, _ = _dense(N, s, n_basis)
-    dB, _ = _dense(dN, s, n_basis)
-    return B, dB
 
 
 class _Basis(torch.autograd.Function):
