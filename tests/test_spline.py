@@ -11,6 +11,14 @@ from kansci.core import spline
 pytestmark = pytest.mark.usefixtures("float64_default")  # tensors below are built without dtype arguments
 
 
+@pytest.fixture(params=["numba", "torch"])
+def backend(request, monkeypatch):
+    """Run a test on the compiled CPU kernel and on the torch code path (the one CUDA uses)."""
+    monkeypatch.setenv("KANSCI_SPLINE_KERNEL", request.param)
+    assert spline.basis_backend(torch.zeros(1, 1)) == request.param
+    return request.param
+
+
 def naive_basis(t: np.ndarray, i: int, k: int, x: float) -> float:
     """Textbook Cox-de Boor recursion, one basis function at one point (half-open intervals)."""
     if k == 0:
@@ -32,8 +40,8 @@ def grids(G: int, k: int, uniform: bool) -> torch.Tensor:
 
 @pytest.mark.parametrize("k", [1, 2, 3, 5])
 @pytest.mark.parametrize("uniform", [True, False])
-def test_basis_matches_scipy(k, uniform):
-    G = 7
+@pytest.mark.parametrize("G", [7, 40])  # 40: interval by bisection / searchsorted instead of counting knots
+def test_basis_matches_scipy(k, uniform, G, backend):
     grid = grids(G, k, uniform)
     gen = torch.Generator().manual_seed(k)
     lo, hi = grid[:, k], grid[:, k + G]
@@ -46,7 +54,7 @@ def test_basis_matches_scipy(k, uniform):
 
 
 @pytest.mark.parametrize("k", [1, 3])
-def test_basis_matches_naive_cox_de_boor(k):
+def test_basis_matches_naive_cox_de_boor(k, backend):
     G = 5
     grid = grids(G, k, uniform=False)
     x = torch.tensor([[-0.93, 0.61], [0.0, 1.7], [0.42, 2.9]])
@@ -59,7 +67,7 @@ def test_basis_matches_naive_cox_de_boor(k):
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 5])
-def test_partition_of_unity_inside_grid_and_clamped_outside(k):
+def test_partition_of_unity_inside_grid_and_clamped_outside(k, backend):
     grid = grids(6, k, uniform=False)
     x = torch.linspace(0, 1, 101)[:, None] * (grid[:, k + 6] - grid[:, k]) + grid[:, k]  # includes both ends
     B = spline.bspline_basis(x, grid, k)
@@ -71,8 +79,8 @@ def test_partition_of_unity_inside_grid_and_clamped_outside(k):
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 5])
-def test_derivative_matches_scipy(k):
-    G = 6
+@pytest.mark.parametrize("G", [6, 40])
+def test_derivative_matches_scipy(k, G, backend):
     grid = grids(G, k, uniform=False)
     gen = torch.Generator().manual_seed(3)
     coef = torch.randn(2, G + k, generator=gen)

@@ -11,7 +11,8 @@ Conventions
   the boundary. Grid updates keep training samples inside the range; the SiLU base branch of a KAN edge is not
   clamped and carries the signal beyond it.
 
-The basis is computed locally: for each input only the ``k + 1`` non-zero B-splines of the knot interval that holds
+On CPU (float32/float64) :mod:`kansci.core.spline_kernel` computes the basis with compiled kernels; the torch code
+below is the path on CUDA and the fallback, and both follow the conventions above. The basis is computed locally: for each input only the ``k + 1`` non-zero B-splines of the knot interval that holds
 it are evaluated (de Boor's triangular scheme), then written into a dense ``(batch, d, G + k)`` tensor ready for one
 matmul. The same pass gives the derivatives with respect to ``x``; the backward keeps only those k+1 planes and one
 flat index (autograd never stores the recursion's intermediates or a dense derivative).
@@ -20,11 +21,14 @@ from __future__ import annotations
 
 import torch
 
+from . import spline_kernel
+
 __all__ = [
     "uniform_grid",
     "extend_grid",
     "grid_from_samples",
     "bspline_basis",
+    "basis_backend",
     "coef_from_curve",
     "spline_eval",
 ]
@@ -183,7 +187,14 @@ def bspline_basis(x: torch.Tensor, grid: torch.Tensor, k: int) -> torch.Tensor:
     Differentiable with respect to ``x`` (analytic derivative), not with respect to the grid.
     """
     assert x.dim() == 2 and grid.dim() == 2 and x.shape[1] == grid.shape[0], (x.shape, grid.shape)
+    if k >= 1 and spline_kernel.usable(x):
+        return spline_kernel.basis_with_kernel(x, grid, k)
     return _Basis.apply(x, grid, k)
+
+
+def basis_backend(x: torch.Tensor) -> str:
+    """Which implementation :func:`bspline_basis` uses for tensors like x: "numba" (compiled CPU kernel) or "torch"."""
+    return "numba" if spline_kernel.usable(x) else "torch"
 
 
 def spline_eval(x: torch.Tensor, grid: torch.Tensor, coef: torch.Tensor, k: int) -> torch.Tensor:
