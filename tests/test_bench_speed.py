@@ -66,12 +66,13 @@ def test_json_is_valid_and_carries_rows_and_machine(quick_report):
     doc = json.loads(quick_report.to_json())
     assert len(doc["rows"]) == len(quick_report.rows)
     assert doc["machine"]["threads"] == 1 and doc["machine"]["torch"] == torch.__version__
+    assert doc["machine"]["spline_basis"] == "numba"  # CPU float32: the compiled kernel
     assert doc["rows"][0]["kan"] == pytest.approx(quick_report.rows[0]["kan"])
 
 
 def test_table_has_one_line_per_row_and_names_the_machine(quick_report):
     text = quick_report.table()
-    assert "1 thread" in text and torch.__version__ in text
+    assert "1 thread" in text and torch.__version__ in text and "spline basis: numba" in text
     body = [ln for ln in text.splitlines() if ln[:2] in ("a ", "b ", "c ", "d ")]
     assert len(body) == len(quick_report.rows)
     assert "PyKAN skipped in quick mode" in text

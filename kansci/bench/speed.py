@@ -280,8 +280,11 @@ def machine_info(device: torch.device, threads: int) -> dict[str, Any]:
             cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
     except OSError:
         pass
+    from ..core.spline import basis_backend
+
+    backend = basis_backend(torch.zeros(1, 1, dtype=torch.float32, device=device))
     info = {"device": str(device), "cpu": cpu, "cores": os.cpu_count(), "threads": threads, "torch": torch.__version__,
-            "python": platform.python_version()}
+            "python": platform.python_version(), "spline_basis": backend}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
@@ -299,7 +302,8 @@ class SpeedReport:
         """Plain-text table, one line per row, then notes (methods, formulas)."""
         m = self.machine
         head = (f"kansci bench speed: {m.get('device')} ({m.get('gpu') or m.get('cpu')}), {m.get('cores')} cores, "
-                f"torch {m.get('torch')} with {m.get('threads')} thread(s), median of {self.repeats}")
+                f"torch {m.get('torch')} with {m.get('threads')} thread(s), spline basis: {m.get('spline_basis')}, "
+                f"median of {self.repeats}")
         cols = ["row", "measurement", "kansci", "reference", "ratio", "target"]
         body = []
         for r in self.rows:
