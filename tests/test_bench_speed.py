@@ -156,4 +156,4 @@ def test_pipeline_row_reports_medians_of_both_sides_and_pykan_seed_failures(monk
     assert row["kan_samples"] == [2.0, 1.0, 3.0] and row["kan"] == 2.0
     assert row["reference_samples"] == [30.0, 20.0, 25.0] and row["reference"] == 25.0
     assert row["ratio"] == pytest.approx(2.0 / 25.0)
-    assert "seed 1" in row["note"] and "seed 0: RuntimeError: lstsq" in row["note"]
+    assert "seed per run: 1, 0, 0" in row["note"] and "seed 0: RuntimeError: lstsq" in row["note"]

@@ -241,7 +241,8 @@ def _pykan_runs(X, y, tmp: str, device: torch.device, repeats: int, log: Log) ->
     """PyKAN's pipeline ``repeats`` times (seed 0, or the next seed where 0.2.8's grid update fails). Returns
     (seconds per successful run, its formula, a note)."""
     times: list[float] = []
-    formula, failures, note = None, [], PYKAN_MISSING
+    seeds: list[int] = []
+    formula, failures = None, []
     for r in range(repeats):
         log(f"c: PyKAN tutorial pipeline on the same data ({r + 1}/{repeats})")
         for seed in range(3):  # PyKAN 0.2.8's lstsq grid update fails for some seeds under recent torch
@@ -253,12 +254,13 @@ def _pykan_runs(X, y, tmp: str, device: torch.device, repeats: int, log: Log) ->
                 failures.append(f"seed {seed}: {type(exc).__name__}: {exc}")
                 continue
             times.append(secs)
-            note = f"PyKAN (seed {seed}) found: {formula}"
+            seeds.append(seed)
             break
-    if failures:
-        note = ("PyKAN failed: " if not times else note + " (failed first: ") + "; ".join(sorted(set(failures))) + (
-            "" if not times else ")")
-    return times, formula, note
+    failed = "; ".join(dict.fromkeys(failures))  # each distinct failure once, in order
+    if not times:
+        return times, None, f"PyKAN failed: {failed}"
+    note = f"PyKAN found: {formula} (seed per run: {', '.join(map(str, seeds))})"
+    return times, formula, note + (f"; failed attempts: {failed}" if failed else "")
 
 
 def row_pipeline(device: torch.device, repeats: int, quick: bool, log: Log) -> dict[str, Any]:
