@@ -19,23 +19,17 @@ import typer
 
 from kansci import __version__
 from kansci import cli_render as render
-from kansci.config import Config, config_to_yaml, default_config, line_of, load_config
+from kansci import cli_tools
+from kansci.cli_tools import SetOpt
+from kansci.config import Config, default_config, line_of, load_config
 from kansci.errors import ConfigError, KansciError, RunDirError
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(name="kansci", help="Symbolic regression with Kolmogorov-Arnold Networks: from a CSV to a formula.",
                   add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
-dataset_app = typer.Typer(help="Make synthetic datasets.", no_args_is_help=True)
-lib_app = typer.Typer(help="The primitive library used by symbolify.", no_args_is_help=True)
-config_app = typer.Typer(help="Show and validate experiment configs.", no_args_is_help=True)
-app.add_typer(dataset_app, name="dataset")
-app.add_typer(lib_app, name="lib")
-app.add_typer(config_app, name="config")
 
 F = TypeVar("F", bound=Callable[..., Any])
-SetOpt = Annotated[Optional[list[str]], typer.Option(
-    "--set", metavar="KEY=VALUE", help="config override, e.g. --set train.steps=50 (repeatable)")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML experiment config")]
 RunArg = Annotated[str, typer.Argument(help="run directory, or 'latest' (newest run under --out)")]
 DEFAULT_RUNS = default_config().output.dir
@@ -344,61 +338,6 @@ def run_all(
     render.out(f"run: {fitted.run}")
 
 
-@command(dataset_app, "make")
-def dataset_make(
-    formula: Annotated[Optional[str], typer.Argument(help="formula, e.g. 'exp(sin(pi*x) + y**2)'")] = None,
-    var: Annotated[Optional[list[str]], typer.Option(help="variable range name=low:high (repeatable)")] = None,
-    n: Annotated[int, typer.Option("-n", "--n-samples", help="number of rows")] = 2000,
-    noise: Annotated[float, typer.Option(help="Gaussian noise, std = noise × RMS(y)")] = 0.0,
-    seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
-    target: Annotated[Optional[str], typer.Option(help="target column name (default: y, or f if y is an input)")] = None,
-    feynman: Annotated[Optional[str], typer.Option(help="a Feynman equation id, e.g. I.6.2a, instead of FORMULA")] = None,
-    output: Annotated[Path, typer.Option("-o", "--output", help="CSV file to write")] = ...,  # type: ignore[assignment]
-) -> None:
-    """Sample a dataset from a formula (parsed safely, never evaluated) or a Feynman equation; write a CSV."""
-    from kansci import datasets
-
-    if (formula is None) == (feynman is None):
-        raise typer.BadParameter("give either FORMULA or --feynman ID (exactly one)")
-    if feynman is not None:
-        if var or target:
-            raise typer.BadParameter("--feynman takes its variables, ranges and target from the Feynman table; "
-                                   "drop --var and --target")
-        data = datasets.feynman_dataset(feynman, n, noise=noise, seed=seed)
-    else:
-        ranges = [datasets.parse_var_spec(v) for v in var or []]
-        default = "f" if any(r[0] == "y" for r in ranges) else "y"
-        data = datasets.make_dataset(formula or "", ranges, n, noise=noise, seed=seed, target=target or default)
-    datasets.write_csv(output, data.names, data.X, data.y, data.target)
-    render.out(f"wrote {output}: {len(data.y)} rows, columns {', '.join([*data.names, data.target])}")
-    render.out(f"{data.target} = {data.expr}")
-
-
-@command(lib_app, "list")
-def lib_list(config: Annotated[Optional[Path], typer.Option(
-        help="list the library this config selects (symbolic.lib + symbolic.custom)")] = None) -> None:
-    """Print the primitive library: name, expression, complexity, domain."""
-    from kansci.symbolic.primitives import build_library, default_library, format_library
-
-    if config is None:
-        lib = default_library()
-    else:
-        cfg = load_config(config, extra_validators=[_check_library])
-        lib = build_library(cfg.symbolic.lib, [{k: v for k, v in c.model_dump().items() if v is not None}
-                                                for c in cfg.symbolic.custom])
-    for line in render.table_lines(["name", "expression", "complexity", "domain"], format_library(lib)):
-        render.out(line)
-
-
-@command(config_app, "show")
-def config_show(file: Annotated[Optional[Path], typer.Argument(help="YAML config (default: all defaults)")] = None,
-                sets: SetOpt = None) -> None:
-    """Print the fully resolved config as YAML."""
-    render.out(config_to_yaml(load_config(file, overrides=sets or [])).rstrip())
-
-
-@command(config_app, "validate")
-def config_validate(file: Annotated[Path, typer.Argument(help="YAML config to check")]) -> None:
-    """Check a config: keys, types, ranges, primitives, and the data file with its columns. Prints ok."""
-    load_config(file, extra_validators=[_check_library, _check_data])
-    render.out("ok")
+cli_tools.register(command, check_library=_check_library, check_data=_check_data)
+for _name, _group in cli_tools.GROUPS.items():
+    app.add_typer(_group, name=_name)
