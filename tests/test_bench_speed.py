@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from kansci.bench import memory, speed
+from kansci.bench import memory, pipeline_bench, speed
 
 
 @pytest.fixture(scope="module")
@@ -127,10 +127,10 @@ def test_pipeline_row_without_pykan_says_how_to_install_it(monkeypatch):
     import importlib.util
 
     calls = []
-    monkeypatch.setattr(speed, "run_kansci_pipeline", lambda X, y, workdir, quick, device: (calls.append(X.shape)
+    monkeypatch.setattr(pipeline_bench, "run_kansci_pipeline", lambda X, y, workdir, quick, device: (calls.append(X.shape)
                                                                                            or (1.5, "exp(x)")))
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "kan" else object())
-    row = speed.row_pipeline(torch.device("cpu"), 1, quick=False, log=lambda _: None)
+    row = pipeline_bench.row_pipeline(torch.device("cpu"), 1, quick=False, log=lambda _: None)
     assert calls == [(1000, 2)]  # the full row uses 1000 samples of the two inputs
     assert row["reference"] is None and row["ratio"] is None
     assert row["note"] == "PyKAN not installed (pip install 'kansci[bench]')"
@@ -141,7 +141,7 @@ def test_pipeline_row_reports_medians_of_both_sides_and_pykan_seed_failures(monk
     import importlib.util
 
     ours = iter([2.0, 1.0, 3.0])
-    monkeypatch.setattr(speed, "run_kansci_pipeline", lambda *a: (next(ours), "exp(x)"))
+    monkeypatch.setattr(pipeline_bench, "run_kansci_pipeline", lambda *a: (next(ours), "exp(x)"))
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object())
     theirs = iter([RuntimeError("lstsq"), 30.0, 20.0, 25.0])  # the first attempt fails, as PyKAN's seed 0 can
 
@@ -151,8 +151,8 @@ def test_pipeline_row_reports_medians_of_both_sides_and_pykan_seed_failures(monk
             raise v
         return v, "exp(sin(3.1416*x))"
 
-    monkeypatch.setattr(speed, "run_pykan_pipeline", fake_pykan)
-    row = speed.row_pipeline(torch.device("cpu"), 3, quick=False, log=lambda _: None)
+    monkeypatch.setattr(pipeline_bench, "run_pykan_pipeline", fake_pykan)
+    row = pipeline_bench.row_pipeline(torch.device("cpu"), 3, quick=False, log=lambda _: None)
     assert row["kan_samples"] == [2.0, 1.0, 3.0] and row["kan"] == 2.0
     assert row["reference_samples"] == [30.0, 20.0, 25.0] and row["reference"] == 25.0
     assert row["ratio"] == pytest.approx(2.0 / 25.0)

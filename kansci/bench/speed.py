@@ -9,7 +9,7 @@ and reports medians and the ratio ``kansci / reference`` (below 1 means kansci i
   unused symbolic-edge slots are not counted.
 * b. peak memory of one training step at batch 16384 for the same pair (method in :mod:`kansci.bench.memory`).
 * c. the project's default pipeline (fit over grids 3 -> 5 -> 10, prune, symbolify) on ``exp(sin(pi*x) + y**2)``
-  with 1000 samples: wall time and formula; PyKAN's tutorial pipeline on the same data when ``kan`` is importable.
+  with 1000 samples (:mod:`kansci.bench.pipeline_bench`), against PyKAN's tutorial pipeline when it is installed.
 * d. scaling: step time at batch 1k/4k/16k (width 32) and width 16/32/64 (batch 4k), each with its MLP.
 
 Timings are wall clock (``time.perf_counter``, with ``torch.cuda.synchronize`` on CUDA) after warm-up steps. No
@@ -21,11 +21,9 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -33,7 +31,6 @@ from torch import nn
 from ..core.model import KAN
 
 Log = Callable[[str], None]
-PYKAN_MISSING = "PyKAN not installed (pip install 'kansci[bench]')"
 
 
 # ------------------------------------------------------------------------------------------------ the pair
@@ -106,13 +103,13 @@ def time_pair(row: str, what: str, batch: int, width: int, device: torch.device,
     n_kan = sum(p.numel() for p in kan.parameters() if p.grad is not None)
     n_mlp = sum(p.numel() for p in mlp.parameters())
     name = f"MLP {width}-{mlp[0].out_features}-{width} SiLU, {n_mlp:,} params (KAN {n_kan:,})"
-    return _row(row, what, "ms", statistics.median(samples["kan"]), statistics.median(samples["mlp"]), name,
+    return make_row(row, what, "ms", statistics.median(samples["kan"]), statistics.median(samples["mlp"]), name,
                 target, kan_params=n_kan, reference_params=n_mlp, kan_samples=samples["kan"],
                 reference_samples=samples["mlp"])
 
 
 # --------------------------------------------------------------------------------------------------- rows
-def _row(row: str, what: str, unit: str, kan: float, ref: float | None, ref_name: str, target: str = "",
+def make_row(row: str, what: str, unit: str, kan: float, ref: float | None, ref_name: str, target: str = "",
          **extra: Any) -> dict[str, Any]:
     ratio = kan / ref if ref else None
     return {"row": row, "what": what, "unit": unit, "kan": kan, "reference": ref, "reference_name": ref_name,
@@ -134,7 +131,7 @@ def row_memory(device: torch.device, threads: int, quick: bool, log: Log) -> dic
     # Quick mode measures in this process (no interpreter start-up); the fresh-process path is tested on its own.
     kan, mlp = (peak_step_memory(side, batch, 32, str(device), threads, fresh=not quick) for side in ("kan", "mlp"))
     name = f"MLP 32-{mlp_hidden_for(kan_trained_params(32), 32)}-32"
-    return _row("b", f"peak step memory b={batch}", "MB", kan["bytes"] / 2**20, mlp["bytes"] / 2**20 or None, name,
+    return make_row("b", f"peak step memory b={batch}", "MB", kan["bytes"] / 2**20, mlp["bytes"] / 2**20 or None, name,
                 "<= 2", method=kan["method"])
 
 
@@ -149,146 +146,6 @@ def row_scaling(device: torch.device, repeats: int, quick: bool, log: Log) -> li
         r["kan_ms_per_unit_work_rel"] = r["kan_ms_per_work"] / rows[0]["kan_ms_per_work"] if rows else 1.0
         rows.append(r)
     return rows
-
-
-# ------------------------------------------------------------------------------------------- row c: pipeline
-PIPE_FORMULA, PIPE_RANGES = "exp(sin(pi*x) + y**2)", {"x": (-1.0, 1.0), "y": (-1.0, 1.0)}
-
-
-def _pipeline_flags(quick: bool, device: torch.device) -> dict[str, Any]:
-    flags: dict[str, Any] = {"train.grids": [3, 5, 10], "model.device": device.type}
-    if quick:  # a tiny run that only proves the path works
-        flags.update({"train.grids": [3], "train.steps": 10, "model.width": [2, 1, 1], "prune.refit_steps": 0,
-                      "symbolic.finetune_steps": 0, "symbolic.snap": False, "symbolic.top_k": 1,
-                      "symbolic.lib": ["x", "x^2", "sin", "exp"]})
-    return flags
-
-
-def run_kansci_pipeline(X, y, workdir: str, quick: bool, device: torch.device) -> tuple[float, str]:
-    """The default pipeline (fit_run + symbolify_run) on X (n, 2), y (n,) written as CSV. Returns (seconds, formula)."""
-    from pathlib import Path
-
-    from ..config import load_config
-    from ..datasets import write_csv
-    from ..pipeline import fit_run
-    from ..symbolify import symbolify_run
-
-    csv = Path(workdir) / "data.csv"
-    write_csv(csv, ["x", "y"], X, y, "f")
-    flags = {"data.path": str(csv), "output.dir": str(Path(workdir) / "runs"), **_pipeline_flags(quick, device)}
-    torch.optim.LBFGS([torch.zeros(1, requires_grad=True)])  # first optimizer imports torch._dynamo (~1-2 s)
-    t0 = time.perf_counter()
-    cfg = load_config(None, flags=flags)
-    fit = fit_run(cfg)
-    result = symbolify_run(fit.run, cfg)
-    return time.perf_counter() - t0, result.formula.text
-
-
-@contextmanager
-def _silenced() -> Iterator[None]:
-    """Send everything written to stdout/stderr (Python and C level: MKL, tqdm) to /dev/null, then restore."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            os.dup2(null.fileno(), 2)
-            with redirect_stdout(null), redirect_stderr(null):
-                yield
-    finally:
-        for fd, copy in zip((1, 2), saved):
-            os.dup2(copy, fd)
-            os.close(copy)
-
-
-def run_pykan_pipeline(X, y, workdir: str, device: torch.device, seed: int = 0) -> tuple[float, str]:
-    """PyKAN 0.2.8's tutorial pipeline on the same rows (80/20 split): fit LBFGS 50 steps with lamb=0.001, prune,
-    refit, refine to 5 then 10 with refits, auto_symbolic with the tutorial library, refit, symbolic_formula.
-    Its printing, progress bars and MKL messages are silenced; default dtype is float64 for the run, then restored."""
-    import kan as pykan  # optional dependency
-
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        t = torch.as_tensor(X, dtype=torch.float64, device=device)
-        v = torch.as_tensor(y, dtype=torch.float64, device=device)[:, None]
-        cut = int(0.8 * len(t))
-        data = {"train_input": t[:cut], "train_label": v[:cut], "test_input": t[cut:], "test_label": v[cut:]}
-        lib = ["x", "x^2", "x^3", "x^4", "exp", "log", "sqrt", "tanh", "sin", "abs"]
-        with _silenced():
-            t0 = time.perf_counter()
-            ckpt = os.path.join(workdir, "pykan")  # its checkpoints (it saves after every stage) go to the temp dir
-            os.makedirs(ckpt, exist_ok=True)
-            model = pykan.KAN(width=[2, 5, 1], grid=3, k=3, seed=seed, device=device, ckpt_path=ckpt)
-            model(data["train_input"])
-            model.fit(data, opt="LBFGS", steps=50, lamb=0.001)
-            model = model.prune()
-            model.fit(data, opt="LBFGS", steps=50)
-            for grid in (5, 10):
-                model = model.refine(grid)
-                model.fit(data, opt="LBFGS", steps=50)
-            model.auto_symbolic(lib=lib)
-            model.fit(data, opt="LBFGS", steps=50)
-            formula = model.symbolic_formula(var=["x", "y"])[0][0]
-            seconds = time.perf_counter() - t0
-        return seconds, str(pykan.utils.ex_round(formula, 4))
-    finally:
-        torch.set_default_dtype(old)
-
-
-def _pykan_runs(X, y, tmp: str, device: torch.device, repeats: int, log: Log) -> tuple[list[float], str | None, str]:
-    """PyKAN's pipeline ``repeats`` times (seed 0, or the next seed where 0.2.8's grid update fails). Returns
-    (seconds per successful run, its formula, a note)."""
-    times: list[float] = []
-    seeds: list[int] = []
-    formula, failures = None, []
-    for r in range(repeats):
-        log(f"c: PyKAN tutorial pipeline on the same data ({r + 1}/{repeats})")
-        for seed in range(3):  # PyKAN 0.2.8's lstsq grid update fails for some seeds under recent torch
-            try:
-                secs, formula = run_pykan_pipeline(X, y, tmp, device, seed=seed)
-            except ImportError as exc:  # pykan 0.2.8 imports scikit-learn, pandas and tqdm without requiring them
-                return [], None, f"PyKAN cannot be imported ({exc}); pip install scikit-learn pandas tqdm"
-            except Exception as exc:  # a broken optional install must not sink the benchmark
-                failures.append(f"seed {seed}: {type(exc).__name__}: {exc}")
-                continue
-            times.append(secs)
-            seeds.append(seed)
-            break
-    failed = "; ".join(dict.fromkeys(failures))  # each distinct failure once, in order
-    if not times:
-        return times, None, f"PyKAN failed: {failed}"
-    note = f"PyKAN found: {formula} (seed per run: {', '.join(map(str, seeds))})"
-    return times, formula, note + (f"; failed attempts: {failed}" if failed else "")
-
-
-def row_pipeline(device: torch.device, repeats: int, quick: bool, log: Log) -> dict[str, Any]:
-    """Row c: the kansci pipeline and (when installed) PyKAN's, each ``repeats`` times, medians compared."""
-    import importlib.util
-    import tempfile
-
-    from ..datasets import make_dataset
-
-    n = 200 if quick else 1000
-    data = make_dataset(PIPE_FORMULA, PIPE_RANGES, n, seed=0, target="f")
-    with tempfile.TemporaryDirectory(prefix="kansci-bench-") as tmp:
-        runs = []
-        for r in range(repeats):
-            log(f"c: kansci pipeline on {PIPE_FORMULA}, {n} samples ({r + 1}/{repeats})")
-            runs.append(run_kansci_pipeline(data.X, data.y, tmp, quick, device))
-        formulas = sorted({f for _, f in runs})
-        ref_times: list[float] = []
-        ref_formula, note = None, PYKAN_MISSING
-        if quick:
-            note = "PyKAN skipped in quick mode"
-        elif importlib.util.find_spec("kan") is not None:
-            ref_times, ref_formula, note = _pykan_runs(data.X, data.y, tmp, device, repeats, log)
-    what = f"pipeline {n} samples, grids {_pipeline_flags(quick, device)['train.grids']}, prune, symbolify"
-    ref = statistics.median(ref_times) if ref_times else None
-    return _row("c", what, "s", statistics.median(s for s, _ in runs), ref, "PyKAN 0.2.8 tutorial pipeline",
-                "<= 0.05", formula=" | ".join(formulas), reference_formula=ref_formula, note=note,
-                kan_samples=[s for s, _ in runs], reference_samples=ref_times)
 
 
 # --------------------------------------------------------------------------------------------------- report
@@ -359,6 +216,8 @@ def run_speed_bench(*, device: str = "cpu", repeats: int = 5, quick: bool = Fals
     repeats = min(repeats, 3) if quick else max(repeats, 1)
     torch.set_num_threads(n_threads)
     try:
+        from .pipeline_bench import row_pipeline
+
         rows = [row_step(dev, repeats, quick, log), row_memory(dev, n_threads, quick, log),
                 row_pipeline(dev, min(repeats, 3), quick, log), *row_scaling(dev, repeats, quick, log)]
     finally:
