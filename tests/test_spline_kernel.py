@@ -38,7 +38,7 @@ def _both(x: torch.Tensor, grid: torch.Tensor, k: int, weight: torch.Tensor):
 
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-13), (torch.float32, 1e-5)])
 @pytest.mark.parametrize("k", [1, 2, 3, 5])
-@pytest.mark.parametrize("parallel", [False, True])  # one row block, or several on the thread pool
+@pytest.mark.parametrize("parallel", [False, True])  # serial kernel, or row blocks on numba's threads
 def test_kernel_matches_torch_path(dtype, tol, k, parallel, monkeypatch):
     monkeypatch.setattr(spline_kernel, "_PARALLEL_MIN", 1 if parallel else 10**12)
     threads = torch.get_num_threads()
@@ -49,6 +49,7 @@ def test_kernel_matches_torch_path(dtype, tol, k, parallel, monkeypatch):
         x = _inputs(700, 6, dtype)
         weight = torch.randn(700, 6, G + k, generator=torch.Generator().manual_seed(2), dtype=dtype)
         (Bk, gk), (Bt, gt) = _both(x, grid, k, weight)
+        assert (spline_kernel._parallel["pid"] == os.getpid()) or not parallel
     finally:
         torch.set_num_threads(threads)
     assert Bk.dtype == dtype and Bk.shape == (700, 6, G + k)
@@ -103,21 +104,22 @@ def test_concurrent_calls_from_threads_agree(monkeypatch):
 
 
 def _child(conn, x, grid, expected) -> None:
-    """In a forked child: the kernel on several row blocks (torch ops are avoided: torch's own OpenMP pool does not
-    survive a fork either)."""
+    """In a forked child of a process that launched numba's threads: the serial kernels must run (a parallel launch
+    here would be terminated). Torch ops are avoided: torch's own OpenMP pool does not survive a fork either."""
     B = spline_kernel.basis_with_kernel(x, grid, 3)
     conn.send(bool(np.array_equal(B.numpy(), expected.numpy())))
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_forked_child_gets_its_own_thread_pool(monkeypatch):
+def test_forked_child_runs_serial_kernels(monkeypatch):
     monkeypatch.setattr(spline_kernel, "_PARALLEL_MIN", 1)
     grid = _grid(8, 5, 3, torch.float64)
     x = _inputs(5000, 8, torch.float64)
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        expected = spline_kernel.basis_with_kernel(x, grid, 3)  # the parent's pool now has threads
+        expected = spline_kernel.basis_with_kernel(x, grid, 3)  # the parent launches numba's threads
+        assert spline_kernel._parallel["pid"] == os.getpid()
     finally:
         torch.set_num_threads(threads)
     ctx = multiprocessing.get_context("fork")
@@ -129,3 +131,22 @@ def test_forked_child_gets_its_own_thread_pool(monkeypatch):
         proc.kill()
     assert proc.exitcode == 0, proc.exitcode
     assert parent.recv() is True
+
+
+def test_a_threading_layer_that_fails_disables_the_parallel_path(monkeypatch):
+    def broken(*args):
+        raise ValueError("No threading layer could be loaded.")
+
+    monkeypatch.setattr(spline_kernel, "_PARALLEL_MIN", 1)
+    monkeypatch.setattr(spline_kernel, "_cubic_blocks", broken)
+    monkeypatch.setitem(spline_kernel._parallel, "broken", False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        grid = _grid(4, 5, 3, torch.float64)
+        x = _inputs(300, 4, torch.float64)
+        B = spline_kernel.basis_with_kernel(x, grid, 3)
+    finally:
+        torch.set_num_threads(threads)
+    assert spline_kernel._parallel["broken"] is True
+    torch.testing.assert_close(B, spline._Basis.apply(x, grid, 3), atol=1e-13, rtol=0)
