@@ -14,6 +14,11 @@ per grid, on the fit rows, and scored on the validation rows (never the test row
 rung whose validation R^2 reaches ``accept_r2``; otherwise it takes the simplest rung whose validation MSE is within
 ``tolerance`` x of the best one. Only the chosen rung then continues through the rest of the grid schedule. The
 table of every rung tried is kept in ``metrics.json``.
+
+A screen stage ends once training has converged (see :mod:`kansci.train`; unless no grids follow, then the last one
+is the final fit), which is what makes screening cheap. A rung that converged just short of ``accept_r2`` (its
+unexplained variance within ``BORDERLINE`` x the accepted one) is screened again without that stop: slow LBFGS
+plateaus can precede the descent that decides such a rung.
 """
 from __future__ import annotations
 
@@ -24,7 +29,8 @@ from typing import Any, Callable
 import torch
 
 from .core.model import KAN
-from .train import History, Interrupted, Progress, StopRequest, TrainData, TrainSettings, fit
+from .train import (CONVERGED_STEPS, History, Interrupted, Progress, StopRequest, TrainData, TrainSettings, fit,
+                    is_linear)
 
 
 def ladder(n_in: int) -> list[tuple[list[Any], int]]:
@@ -34,6 +40,10 @@ def ladder(n_in: int) -> list[tuple[list[Any], int]]:
         rungs.append(([n_in, [0, 1], 1], n_in))
     rungs.append(([n_in, 2 * n_in + 1, 1], 2))
     return rungs
+
+
+#: A rung counts as borderline when 1 - R^2 is within this factor of 1 - accept_r2.
+BORDERLINE = 100.0
 
 
 def search_architecture(
@@ -65,12 +75,26 @@ def search_architecture(
         model.load_state(saved["state"])
         tried.append((model, _history(saved), saved["row"]))
 
-    def checkpoint(phase: str, exc: Interrupted) -> Interrupted:
+    def checkpoint(phase: str, exc: Interrupted, full_screen: bool = False) -> Interrupted:
         done = [{"state": m.state_dict(), "rows": h.rows, "events": h.events, "wall_s": h.wall_s, "row": r}
                 for m, h, r in tried]
-        return Interrupted({"search": True, "phase": phase, "rung": len(tried), "tried": done, "inner": exc.checkpoint})
+        return Interrupted({"search": True, "phase": phase, "rung": len(tried), "tried": done, "inner": exc.checkpoint,
+                            "full_screen": full_screen})
 
     inner = (resume or {}).get("inner")
+    full = bool((resume or {}).get("full_screen"))
+
+    def screen(width: list[Any], arity: int, full: bool) -> tuple[KAN, History, dict[str, Any]]:
+        nonlocal inner
+        model = build(width, arity)
+        try:
+            hist = fit(model, data, screen_cfg, seed=seed, callback=progress, stop=stop, resume=inner,
+                       deadline=deadline, converged_steps=None if full else CONVERGED_STEPS, final=not rest_cfg.grids)
+        except Interrupted as exc:
+            raise checkpoint("screen", exc, full) from None
+        inner = None
+        return model, hist, _score(model, hist, arity, data, var)
+
     if resume is None or resume["phase"] == "screen":
         for width, arity in rungs[len(tried):]:
             if tried and tried[-1][2]["val_r2"] >= accept_r2:
@@ -78,17 +102,15 @@ def search_architecture(
             if tried and deadline is not None and time.perf_counter() > deadline:
                 log("architecture search: train.time_limit_s reached, no further rungs")
                 break
-            model = build(width, arity)
-            try:
-                hist = fit(model, data, screen_cfg, seed=seed, callback=progress, stop=stop, resume=inner,
-                           deadline=deadline)
-            except Interrupted as exc:
-                raise checkpoint("screen", exc) from None
-            inner = None
-            with torch.no_grad():
-                val_mse = float(torch.mean((model(data.x_val) - data.y_val) ** 2))
-            row = {"width": model.width_spec(), "mult_arity": arity, "val_mse": val_mse, "val_r2": 1 - val_mse / var,
-                   "steps": len(hist.rows), "wall_s": hist.wall_s}
+            model, hist, row = screen(width, arity, full)
+            if not full and _borderline(model, hist, row["val_r2"], accept_r2) and not _past(deadline):
+                log(f"architecture {row['width']}: converged at validation R2 = {row['val_r2']:.8f}, just short; "
+                    "screening it again without stopping at convergence")
+                full = True
+                model, hist, row = screen(width, arity, full)
+            if full:
+                row["rescreened"] = True
+            full = False
             log(f"architecture {row['width']}: validation R2 = {row['val_r2']:.8f} ({hist.wall_s:.1f} s)")
             tried.append((model, hist, row))
     best = min(r["val_mse"] for _, _, r in tried)
@@ -103,6 +125,26 @@ def search_architecture(
         except Interrupted as exc:
             raise checkpoint("rest", exc) from None
     return model, hist, [copy.deepcopy(r) for _, _, r in tried]
+
+
+def _score(model: KAN, hist: History, arity: int, data: TrainData, var: float) -> dict[str, Any]:
+    """The table row of a screened rung: width, arity, validation MSE and R^2, steps, seconds."""
+    with torch.no_grad():
+        val_mse = float(torch.mean((model(data.x_val) - data.y_val) ** 2))
+    return {"width": model.width_spec(), "mult_arity": arity, "val_mse": val_mse, "val_r2": 1 - val_mse / var,
+            "steps": len(hist.rows), "wall_s": hist.wall_s}
+
+
+def _borderline(model: KAN, hist: History, r2: float, accept_r2: float) -> bool:
+    """Whether a rung below ``accept_r2`` deserves a screen without the convergence stop: it was trained (not
+    solved in closed form), a stage stopped at convergence, and its unexplained variance is within BORDERLINE x the
+    accepted one."""
+    converged = any(e["event"] == "converged" for e in hist.events)
+    return converged and not is_linear(model) and r2 < accept_r2 and 1 - r2 <= BORDERLINE * (1 - accept_r2)
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.perf_counter() > deadline
 
 
 def _history(saved: dict[str, Any]) -> History:

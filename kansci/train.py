@@ -4,6 +4,17 @@
 splines are re-expressed on the finer grid by least squares (the function is preserved), then trained for
 ``cfg.steps`` optimizer steps. Early in a stage the grids follow the training samples (``grid_update_every``).
 
+Early stopping (``patience`` > 0) ends a stage after ``patience`` steps without a ``min_delta`` relative improvement
+of the validation loss. A stage whose model a later stage replaces (every grid but the last; every screening stage of
+the architecture search) also ends, with full-batch LBFGS, as soon as it has converged: :data:`CONVERGED_STEPS`
+consecutive steps, each of up to 20 LBFGS iterations, that lower the training objective by less than
+:data:`CONVERGED_TOL` (relative). More steps would polish digits that the next grid size re-fits anyway. The last
+stage, whose model the formula is read from, keeps training while the validation loss improves: slow but steady
+descents there decide primitives (Feynman I.12.1, ``F = mu * Nn``, picks a ``tan`` for a ``log`` when cut short).
+A model that is linear in its coefficients (one layer of sum nodes, no symbolic edges, e.g. the additive ``[n, 1]``)
+converges to its least-squares optimum, so with early stopping on (and ``lamb`` = 0) each stage solves for it
+directly (:func:`solve_linear`).
+
 Loss = MSE + lamb * (lamb_l1 * L1 + lamb_entropy * entropy) of the edges' mean absolute activations, as in the KAN
 paper. The regularizer needs per-edge activations, so it is computed (only when lamb > 0) on a fixed subsample of
 at most ``reg_samples`` training rows through the inspect path; the data term uses the fast forward.
@@ -22,7 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 import torch
+from torch.nn import functional as F
 
+from .core import spline
 from .core.model import KAN
 
 
@@ -111,6 +124,89 @@ def regularization(model: KAN, x: torch.Tensor, cfg: TrainSettings) -> torch.Ten
     return total
 
 
+#: A full-batch LBFGS step that lowers the training objective by less than this fraction has made no real progress.
+CONVERGED_TOL = 1e-2
+#: Consecutive such steps after which an intermediate stage counts as converged.
+CONVERGED_STEPS = 2
+
+
+def objective(model: KAN, x: torch.Tensor, y: torch.Tensor, reg_x: torch.Tensor | None,
+              cfg: TrainSettings) -> tuple[torch.Tensor, torch.Tensor]:
+    """(data loss, regularization) on x (n, n_in), y (n, n_out); the regularization on reg_x, or 0 without it."""
+    loss = mse(model(x), y)
+    return loss, regularization(model, reg_x, cfg) if reg_x is not None else loss.new_zeros(())
+
+
+def can_detect_convergence(cfg: TrainSettings, n_rows: int) -> bool:
+    """Whether a step's progress says the stage has converged: early stopping on, full-batch LBFGS (an Adam step
+    or a mini-batch step is small or noisy by design)."""
+    return bool(cfg.patience) and cfg.optimizer == "lbfgs" and (cfg.batch_size is None or cfg.batch_size >= n_rows)
+
+
+@torch.no_grad()
+def _slow_step(model: KAN, x: torch.Tensor, y: torch.Tensor, reg_x: torch.Tensor | None, cfg: TrainSettings,
+               before: float) -> bool:
+    """Whether the step that started at objective ``before`` lowered it by less than :data:`CONVERGED_TOL`."""
+    loss, reg = objective(model, x, y, reg_x, cfg)
+    return float(loss + cfg.lamb * reg) > before * (1 - CONVERGED_TOL)
+
+
+def is_linear(model: KAN) -> bool:
+    """Whether the output is linear in the spline coefficients and base weights: one layer, no multiplication
+    nodes, no symbolic edges."""
+    return len(model.layers) == 1 and model.width[1][1] == 0 and not model.layers[0].symbolic
+
+
+@torch.no_grad()
+def solve_linear(model: KAN, x: torch.Tensor, y: torch.Tensor) -> None:
+    """Set a linear model (:func:`is_linear`) to its least-squares optimum on x (n, n_in), y (n, n_out): every
+    active edge gets ``w_spline = 1`` and its coefficients (and base weight) from one least-squares solve per output.
+    Masked edges keep their parameters."""
+    layer = model.layers[0]
+    basis = spline.bspline_basis(x, layer.grid, layer.k)  # (n, in, G+k)
+    n, nb = x.shape[0], basis.shape[2]
+    for j in range(layer.out_dim):
+        on = torch.nonzero(layer.mask[:, j] > 0)[:, 0]  # active inputs of output j
+        if len(on) == 0:
+            continue
+        cols = [basis[:, on].reshape(n, -1)] + ([F.silu(x[:, on])] if layer.base_fun == "silu" else [])
+        sol = _lstsq(torch.cat(cols, 1), y[:, j:j + 1]).to(layer.coef)
+        layer.coef[on, :, j] = sol[: len(on) * nb].view(len(on), nb)
+        layer.w_spline[on, j] = 1.0
+        if layer.base_fun == "silu":
+            layer.w_base[on, j] = sol[len(on) * nb:]
+
+
+def _lstsq(A: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Minimum-norm least-squares solution of A (n, p) x = b (n, 1), as (p,): SVD-based (gelsd) in float64 on the
+    CPU, because A is rank deficient (the B-splines of every input sum to one) and QR drivers lose accuracy there."""
+    return torch.linalg.lstsq(A.double().cpu(), b.double().cpu(), driver="gelsd").solution[:, 0]
+
+
+def _solvable(model: KAN, cfg: TrainSettings, n_rows: int) -> bool:
+    """Whether a stage would train to the least-squares optimum: a linear model, no regularization, and settings
+    under which training stops once converged (:func:`can_detect_convergence`)."""
+    return cfg.lamb == 0 and can_detect_convergence(cfg, n_rows) and is_linear(model)
+
+
+def solve_stage(model: KAN, data: TrainData, cfg: TrainSettings, *, phase: str,
+                callback: Callable[[Progress], None] | None = None, step_offset: int = 0,
+                total_steps: int | None = None) -> History:
+    """A stage of a linear model: its least-squares solution, recorded as one converged step."""
+    t0 = time.perf_counter()
+    solve_linear(model, data.x_train, data.y_train)
+    with torch.no_grad():
+        train_loss, val_loss = (float(mse(model(x), y)) for x, y in ((data.x_train, data.y_train),
+                                                                       (data.x_val, data.y_val)))
+    hist = History(rows=[{"step": 1, "train_loss": train_loss, "val_loss": val_loss, "reg": 0.0, "grid": model.G,
+                          "phase": phase, "lr": default_lr(cfg)}],
+                   events=[{"step": 1, "event": "converged", "detail": "least-squares solution of a linear model"}])
+    if callback:
+        callback(Progress(step_offset + 1, total_steps or 1, model.G, train_loss, val_loss, 0.0, phase))
+    hist.wall_s = time.perf_counter() - t0
+    return hist
+
+
 def _finite_model(model: KAN) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
@@ -170,8 +266,10 @@ def train_stage(
     resume: dict[str, Any] | None = None,
     sync_every: int | None = None,
     deadline: float | None = None,
+    converged_steps: int | None = None,
 ) -> History:
     """Train ``steps`` optimizer steps at the current grid size; keeps the best-validation state (early stopping).
+    ``converged_steps``: slow steps in a row that end the stage (see the module docstring); None: no such stop.
 
     ``sync_every`` (default: every step, or every ``log_every`` steps for Adam on CUDA) is how often losses are
     copied to the host for logging, NaN checks and early stopping; between those points nothing waits on the device.
@@ -203,6 +301,8 @@ def train_stage(
         on_gpu_adam = data.x_train.device.type == "cuda" and cfg.optimizer == "adam"
         sync_every = max(cfg.log_every, 1) if on_gpu_adam else 1
     pending: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    watch = converged_steps is not None and can_detect_convergence(cfg, n)
+    slow = 0 if resume is None else resume.get("slow_steps", 0)
 
     def batch() -> tuple[torch.Tensor, torch.Tensor]:
         if cfg.batch_size is None or cfg.batch_size >= n:
@@ -222,16 +322,17 @@ def train_stage(
 
         def closure() -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
-            loss = mse(model(xb), yb)
-            reg = regularization(model, reg_x, cfg) if reg_x is not None else loss.new_zeros(())
+            loss, reg = objective(model, xb, yb, reg_x, cfg)
             total = loss + cfg.lamb * reg
             total.backward()
             last["loss"], last["reg"] = loss.detach(), reg.detach()
             return total
 
-        opt.step(closure)
+        before = opt.step(closure)
         with torch.no_grad():
             val = mse(model(data.x_val), data.y_val)
+        if watch:
+            slow = slow + 1 if _slow_step(model, xb, yb, reg_x, cfg, float(before.detach())) else 0
         pending.append((step, last["loss"], val, last["reg"]))
         stop_now = False
         if len(pending) >= sync_every or step == steps or (stop is not None and stop.requested):
@@ -263,10 +364,15 @@ def train_stage(
             else:
                 if sync_every > 1 or cfg.optimizer == "lbfgs" or step % 10 == 0:
                     good_state = _state(model)
+                if watch and slow >= converged_steps:
+                    hist.events.append({"step": step, "event": "converged", "detail": (
+                        f"{slow} steps lowered the training loss by less than {CONVERGED_TOL:g} each")})
+                    stop_now = True
         if stop is not None and stop.requested and not stop_now and step < steps:
             raise Interrupted({
                 "model": _state(model), "optimizer": copy.deepcopy(opt.state_dict()), "lr": lr, "step": step,
                 "since_best": since_best, "best_val": best[0], "best_state": best[1], "good_state": good_state,
+                "slow_steps": slow,
                 "generator": generator.get_state(), "rows": hist.rows, "events": hist.events,
             })
         if not stop_now and deadline is not None and time.perf_counter() > deadline:
@@ -290,9 +396,13 @@ def fit(
     stop: StopRequest | None = None,
     resume: dict[str, Any] | None = None,
     deadline: float | None = None,
+    converged_steps: int | None = CONVERGED_STEPS,
+    final: bool = True,
 ) -> History:
     """Train over the grid schedule. Returns the full :class:`History` (steps numbered across stages).
     Past ``deadline`` (a ``time.perf_counter()`` value) the current stage stops and later stages are skipped.
+    ``converged_steps`` (see :func:`train_stage`) applies to every stage but the last one when ``final`` (its model
+    is the result); with None, no stage stops at convergence and a linear model is trained like any other.
 
     Interruptible and resumable like :func:`train_stage`; the checkpoint records the stage too.
     """
@@ -312,10 +422,15 @@ def fit(
         if inner is None and (G != model.G or s == 0):
             model.regrid(data.x_train, G)
             hist.events.append({"step": hist.rows[-1]["step"] if hist.rows else 0, "event": "grid", "detail": f"G={G}"})
+        if inner is None and converged_steps is not None and _solvable(model, cfg, data.x_train.shape[0]):
+            hist.extend(solve_stage(model, data, cfg, phase=f"grid{G}", callback=callback, step_offset=s * cfg.steps,
+                                    total_steps=total))
+            continue
         try:
             stage = train_stage(
                 model, data, cfg, steps=cfg.steps, phase=f"grid{G}", generator=gen, callback=callback,
                 step_offset=s * cfg.steps, total_steps=total, stop=stop, resume=inner, deadline=deadline,
+                converged_steps=None if final and s == len(cfg.grids) - 1 else converged_steps,
             )
         except Interrupted as exc:
             raise Interrupted({"stage": s, "inner": exc.checkpoint, "rows": hist.rows, "events": hist.events,

@@ -10,7 +10,8 @@ from kansci.config import load_config
 from kansci.core.model import KAN
 from kansci.datasets import make_dataset, write_csv
 from kansci.pipeline import fit_run, predict
-from kansci.train import TrainData, fit, train_stage
+from kansci.train import (CONVERGED_STEPS, Interrupted, StopRequest, TrainData, can_detect_convergence, fit, mse, solve_linear,
+                          train_stage)
 
 
 def example_csv(tmp_path, n=2000, seed=0):
@@ -124,3 +125,90 @@ def test_deferred_host_sync_gives_the_same_training_and_still_catches_nan():
     hist = train_stage(model, data, cfg, steps=20, phase="t", generator=torch.Generator().manual_seed(0), sync_every=5)
     assert [e["event"] for e in hist.events] == ["nan-rollback"]
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def sin_plus_square(n=400, seed=0) -> TrainData:
+    """y = sin(3 x0) + x0 * x1 on [-1, 1]^2 (not additive), 80 % fit rows and 20 % validation rows."""
+    x = torch.rand(n, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    y = torch.sin(3 * x[:, :1]) + x[:, :1] * x[:, 1:]
+    cut = int(0.8 * n)
+    return TrainData(x[:cut], y[:cut], x[cut:], y[cut:])
+
+
+def additive(n=400, seed=0) -> TrainData:
+    x = torch.rand(n, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    y = torch.sin(3 * x[:, :1]) + x[:, 1:] ** 2
+    cut = int(0.8 * n)
+    return TrainData(x[:cut], y[:cut], x[cut:], y[cut:])
+
+
+def test_intermediate_stages_stop_at_convergence_and_the_last_trains_on():
+    data = sin_plus_square()
+    hist = fit(KAN([2, 2, 1], seed=0), data, load_config(None, flags={"train.grids": [3, 5]}).train)
+    grid3 = [r for r in hist.rows if r["grid"] == 3]
+    converged = [e for e in hist.events if e["event"] == "converged"]
+    assert len(grid3) < 100 and [e["step"] for e in converged] == [len(grid3)]  # only the intermediate stage
+    off = load_config(None, flags={"train.grids": [3, 5], "train.steps": 12, "train.patience": 0}).train
+    hist = fit(KAN([2, 2, 1], seed=0), data, off)
+    assert len(hist.rows) == 24 and all(e["event"] != "converged" for e in hist.events)
+
+
+@pytest.mark.parametrize("flags,watched", [({}, True), ({"train.patience": 0}, False),
+                                          ({"train.optimizer": "adam"}, False), ({"train.batch_size": 10}, False),
+                                          ({"train.batch_size": 1000}, True)])
+def test_convergence_is_only_judged_on_full_batch_lbfgs_with_early_stopping(flags, watched):
+    assert can_detect_convergence(load_config(None, flags=flags).train, n_rows=320) is watched
+
+
+def test_interrupted_stage_resumes_exactly_with_convergence_detection():
+    """Interrupted one step before the stage converges (slow steps already counted), the resumed stage stops at the
+    same step with the same weights: the checkpoint carries the count."""
+    data, cfg = sin_plus_square(), load_config(None, flags={"train.log_every": 1}).train
+    model = KAN([2, 2, 1], seed=0)
+    model.regrid(data.x_train, 3)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    kw = dict(steps=60, phase="t", converged_steps=CONVERGED_STEPS)
+    full = train_stage(model, data, cfg, generator=torch.Generator().manual_seed(0), **kw)
+    assert full.events[-1]["event"] == "converged"
+    done = {k: v.clone() for k, v in model.state_dict().items()}
+
+    model.load_state_dict(start)
+    stop, last = StopRequest(), len(full.rows) - 1
+
+    def interrupt(progress):
+        stop.requested = progress.step >= last
+
+    with pytest.raises(Interrupted) as info:
+        train_stage(model, data, cfg, generator=torch.Generator().manual_seed(0), callback=interrupt, stop=stop, **kw)
+    assert info.value.checkpoint["slow_steps"] == CONVERGED_STEPS - 1
+    resumed = train_stage(model, data, cfg, generator=torch.Generator().manual_seed(0), resume=info.value.checkpoint,
+                          **kw)
+    assert [r["val_loss"] for r in resumed.rows] == [r["val_loss"] for r in full.rows]
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, done[k]), k
+
+
+def test_linear_model_stage_is_its_least_squares_optimum():
+    data = additive()
+    model = KAN([2, 1], seed=0)
+    hist = fit(model, data, load_config(None, flags={"train.grids": [3, 5]}).train)
+    assert [(r["step"], r["grid"]) for r in hist.rows] == [(1, 3), (2, 5)]  # one solve per grid
+    loss = mse(model(data.x_train), data.y_train)
+    grads = torch.autograd.grad(loss, [model.layers[0].coef, model.layers[0].w_base, model.layers[0].w_spline])
+    assert all(float(g.abs().max()) < 1e-9 for g in grads), grads  # stationary: the optimum on this grid
+    lbfgs = KAN([2, 1], seed=0)
+    fit(lbfgs, data, load_config(None, flags={"train.grids": [3, 5], "train.patience": 0, "train.steps": 20}).train)
+    with torch.no_grad():
+        assert float(loss.detach()) <= float(mse(lbfgs(data.x_train), data.y_train)) * (1 + 1e-9)
+
+
+def test_least_squares_leaves_masked_edges_alone():
+    data = additive()
+    model = KAN([2, 1], seed=0)
+    model.layers[0].mask[1, 0] = 0
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    solve_linear(model, data.x_train, data.y_train)
+    after = model.state_dict()
+    for key in ("layers.0.coef", "layers.0.w_base", "layers.0.w_spline"):
+        assert torch.equal(after[key][1], before[key][1]), key
+    assert not torch.equal(after["layers.0.coef"][0], before["layers.0.coef"][0])

@@ -172,11 +172,26 @@ _BASES = (sympy.Integer(1), sympy.pi, sympy.E, sympy.sqrt(2), sympy.sqrt(3), sym
 
 
 def _jacobian(fn: Callable[[torch.Tensor], torch.Tensor], c: torch.Tensor) -> torch.Tensor:
-    """d fn / d c as (n, p): forward mode (p passes, p << n), falling back to reverse mode for ops without it."""
+    """d fn / d c as (n, p) by reverse mode twice: ``g(u) = J^T u`` is linear in u, so d g_k / d u is column k of J
+    (2p small backward passes, p << n). Forward mode would be as cheap per call but loads torch's forward-AD
+    decompositions on first use (about 0.25 s). Falls back to n backward passes for ops without double backward."""
     try:
-        return torch.func.jacfwd(fn)(c)
+        with torch.enable_grad():
+            return _jacobian_by_double_backward(fn, c)
     except (RuntimeError, NotImplementedError):
         return torch.autograd.functional.jacobian(fn, c)
+
+
+def _jacobian_by_double_backward(fn: Callable[[torch.Tensor], torch.Tensor], c: torch.Tensor) -> torch.Tensor:
+    cc = c.detach().requires_grad_(True)
+    r = fn(cc)  # (n,)
+    u = torch.zeros_like(r, requires_grad=True)
+    (g,) = torch.autograd.grad(r, cc, grad_outputs=u, create_graph=True, allow_unused=True, materialize_grads=True)
+    cols = []
+    for k in range(len(c)):
+        col = torch.autograd.grad(g[k], u, retain_graph=True, allow_unused=True)[0] if g[k].requires_grad else None
+        cols.append(torch.zeros_like(r) if col is None else col.detach())
+    return torch.stack(cols, -1)
 
 
 def snap_candidates(v: float) -> list[sympy.Expr]:
