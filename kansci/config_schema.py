@@ -152,7 +152,7 @@ class TrainConfig(Section):
     grid_update_every: int = Field(20, ge=1, description="steps between grid updates, >= 1")
     stop_grid_update_step: NonNegInt = Field(50, description="no grid updates after this step of a stage")
     batch_size: int | None = Field(None, ge=1, description="rows per optimizer step; null = full batch")
-    patience: NonNegInt = Field(10, description="early stopping: steps without a min_delta relative improvement of the validation loss; 0 = off")
+    patience: NonNegInt = Field(10, description="early stopping: steps without a min_delta relative improvement of the validation loss; with LBFGS, stages before the last also stop once converged; 0 = off (fixed schedule)")
     min_delta: NonNegFloat = Field(1e-3, description="relative validation-loss improvement that counts for early stopping")
     log_every: int = Field(10, ge=1, description="steps between history rows and progress updates, >= 1")
     time_limit_s: float | None = Field(None, gt=0, description="soft time limit of training in seconds; past it the current stage stops and later rungs/stages are skipped; null = none")
