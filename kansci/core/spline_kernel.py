@@ -45,7 +45,7 @@ else:
 __all__ = ["usable", "basis_with_kernel"]
 
 _SEARCH_ABOVE_G = 16  # count knots up to this many intervals, bisect beyond
-_PARALLEL_MIN = 65536  # inputs (rows * d) below which one thread beats splitting the rows
+_PARALLEL_MIN = 16384  # inputs (rows * d) below which one thread beats splitting the rows (measured)
 _launch = threading.Lock()  # one parallel launch at a time; a thread that finds it taken runs serially
 _parallel = {"pid": None, "broken": False}  # process that launched numba's threads; whether the layer failed
 
