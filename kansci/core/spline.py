@@ -92,7 +92,7 @@ def grid_from_samples(x: torch.Tensor, G: int, k: int, grid_eps: float, margin: 
     return extend_grid(interior, k)
 
 
-_SEARCH_ABOVE_G = 16  # interval index by a compare loop up to this many intervals, searchsorted beyond
+_SEARCH_ABOVE_G = spline_kernel._SEARCH_ABOVE_G  # compare loop up to this many intervals, searchsorted beyond (as the kernel)
 
 
 def _interval(xc: torch.Tensor, grid: torch.Tensor, k: int) -> torch.Tensor:
