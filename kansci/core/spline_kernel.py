@@ -87,6 +87,21 @@ if numba is not None:
                 hi = mid - 1
         return lo
 
+    @numba.njit(inline="always", **_jit)
+    def _blank_row(B, dN, S, b, i, xv, k, deriv):
+        """Zero row ``B[b, i]``; for a NaN input also fill the k+1 values (and derivatives) with NaN, as the torch
+        path does, and return True (the row is done)."""
+        for m in range(B.shape[2]):
+            B[b, i, m] = 0.0
+        if xv == xv:
+            return False
+        for r in range(k + 1):
+            B[b, i, r] = xv
+            if deriv:
+                dN[b, i, r] = xv
+        S[b, i] = 0
+        return True
+
     @numba.njit(**_jit)
     def _cubic_rows(x, grid, R, B, dN, S, deriv):
         """k = 3: fill B (n, d, G+3), S (n, d), and dN (n, d, 4) when ``deriv``."""
@@ -96,14 +111,7 @@ if numba is not None:
         for b in range(n):
             for i in range(d):
                 lo, hi, xv = grid[i, 3], grid[i, 3 + G], x[b, i]
-                for m in range(G + 3):
-                    B[b, i, m] = zero
-                if xv != xv:  # NaN propagates, as in the torch path
-                    for r in range(4):
-                        B[b, i, r] = xv
-                        if deriv:
-                            dN[b, i, r] = xv
-                    S[b, i] = 0
+                if _blank_row(B, dN, S, b, i, xv, 3, deriv):
                     continue
                 xc = min(max(xv, lo), hi)
                 s = _interval(grid, i, 3, G, xc)
@@ -140,14 +148,7 @@ if numba is not None:
             temp = np.empty(k + 1, dtype=x.dtype)
             for i in range(d):
                 lo, hi, xv = grid[i, k], grid[i, k + G], x[b, i]
-                for m in range(G + k):
-                    B[b, i, m] = zero
-                if xv != xv:
-                    for r in range(k + 1):
-                        B[b, i, r] = xv
-                        if deriv:
-                            dN[b, i, r] = xv
-                    S[b, i] = 0
+                if _blank_row(B, dN, S, b, i, xv, k, deriv):
                     continue
                 xc = min(max(xv, lo), hi)
                 s = _interval(grid, i, k, G, xc)
