@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from kansci.cli import app
+from tests.cli_support import hide_folder, invoke_in
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "bad_configs.md"
@@ -126,27 +123,14 @@ class Outcome:
     leftovers: list[str]  # files in the case folder besides config.yaml and data.csv
 
 
-@contextmanager
-def _cwd(path: Path) -> Iterator[None]:
-    old = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
-
-
 def run_case(case: Case, folder: Path, command: str) -> Outcome:
     """Run ``kansci config validate`` (command ``validate``) or ``kansci run`` (``run``) on the case in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text(case.yaml, encoding="utf-8")
     (folder / "data.csv").write_text(DATA, encoding="utf-8")
     argv = ["config", "validate", "config.yaml"] if command == "validate" else ["run", "config.yaml", "--out", "runs"]
-    with _cwd(folder):
-        res = CliRunner().invoke(app, argv)
-    text = SEP.join(line for line in res.stderr.splitlines() if line.strip())
-    for path in {str(folder.resolve()), str(folder)}:
-        text = text.replace(path, "<cwd>")
+    res = invoke_in(folder, argv)
+    text = hide_folder(SEP.join(line for line in res.stderr.splitlines() if line.strip()), folder)
     leftovers = sorted(p.name for p in folder.iterdir() if p.name not in ("config.yaml", "data.csv"))
     return Outcome(res.exit_code, res.stdout, text, leftovers)
 

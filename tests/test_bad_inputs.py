@@ -20,16 +20,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from kansci.cli import app
+from tests.cli_support import hide_folder, invoke_in
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "bad_inputs.md"
@@ -256,16 +254,6 @@ class Outcome:
     error: str              # the error text as the doc shows it (lines joined with ⏎, folder paths normalized)
 
 
-@contextmanager
-def _cwd(path: Path) -> Iterator[None]:
-    old = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
-
-
 def _tree(folder: Path) -> dict[str, str]:
     """Every path under ``folder`` -> sha256 of its bytes ("dir" for folders)."""
     return {str(p.relative_to(folder)): "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
@@ -293,8 +281,7 @@ class Corpus:
             src = self.root / "_source"
             src.mkdir()
             (src / "data.csv").write_text(GOOD, encoding="utf-8")
-            with _cwd(src):
-                res = CliRunner().invoke(app, list(fit("data.csv")))
+            res = invoke_in(src, fit("data.csv"))
             assert res.exit_code == 0, res.output
             self._run = src / re.search(r"^run: (.+)$", res.stdout, re.M).group(1)
         return self._run
@@ -314,13 +301,10 @@ class Corpus:
                 shutil.copytree(self.source_run(), ws / "run")
                 DAMAGE[case.damage](ws / "run")
             before = _tree(ws)
-            with _cwd(ws):
-                res = CliRunner().invoke(app, list(case.argv))
+            res = invoke_in(ws, case.argv)
             after = _tree(ws)
             changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
-            text = " ⏎ ".join(_error_lines(res.stderr, case.click))
-            for folder in {str(ws), str(ws.resolve())}:
-                text = text.replace(folder, "<cwd>")
+            text = hide_folder(" ⏎ ".join(_error_lines(res.stderr, case.click)), ws)
             self._done[case.id] = Outcome(res.exit_code, res.stdout, res.stderr, res.exception, changed, text)
         return self._done[case.id]
 
@@ -368,8 +352,7 @@ def test_bad_input(case: Case, corpus: Corpus) -> None:
 def test_debug_shows_the_traceback(corpus: Corpus, tmp_path: Path) -> None:
     """The contrast that makes "no traceback" meaningful: with --debug the same error shows one."""
     (tmp_path / "empty.csv").write_text("")
-    with _cwd(tmp_path):
-        res = CliRunner().invoke(app, ["--debug", *fit("empty.csv")])
+    res = invoke_in(tmp_path, ["--debug", *fit("empty.csv")])
     assert res.exit_code == 2 and "Traceback" in res.stderr and "DataError" in res.stderr
     assert res.stderr.rstrip().splitlines()[-1] == corpus.run(CASES[0]).error
 
@@ -389,8 +372,7 @@ def test_console_script_matches_cli_runner(corpus: Corpus, tmp_path: Path) -> No
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here, so --device cuda is not an error")
 def test_cuda_requested_without_cuda(tmp_path: Path) -> None:
     (tmp_path / "data.csv").write_text(GOOD)
-    with _cwd(tmp_path):
-        res = CliRunner().invoke(app, list(fit("data.csv", "--device", "cuda")))
+    res = invoke_in(tmp_path, fit("data.csv", "--device", "cuda"))
     assert res.exit_code == 2 and re.fullmatch(r"error: .*model\.device.*\(hint: .+\)\n", res.stderr), res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
 
