@@ -16,7 +16,7 @@ _PUBLIC = {
     "load_run": ("kansci.api", "load_run"),
     "Formula": ("kansci.symbolic.exports", "Formula"),
     "fit": ("kansci.pipeline", "fit_run"),
-    "symbolify": ("kansci.symbolify", "symbolify_run"),
+    "symbolify": ("kansci.pipeline", "symbolify_run"),
 }
 __all__ = [*_PUBLIC, "__version__"]
 

@@ -13,11 +13,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import rundir
-from .config import Config, load_config
-from .core.model import KAN
-from .data import Dataset, dataset_from_arrays
-from .pipeline import fit_run, load_run_data, predict
+from kansci import rundir
+from kansci.config import Config, load_config
+from kansci.core.model import KAN
+from kansci.data import Dataset, dataset_from_arrays
+from kansci.pipeline import fit_run, load_run_data, predict
 
 
 @dataclass
@@ -44,7 +44,7 @@ def load_run(path: str | Path, out: str | Path = "runs") -> Run:
     cfg = load_config(run / "config.yaml")
     formula = sym_model = None
     if (run / "symbolic" / "formula.json").is_file():
-        from .symbolic.exports import Formula
+        from kansci.symbolic.exports import Formula
 
         doc = rundir.read_json(run / "symbolic", "formula.json")
         formula = Formula(_from_srepr(doc["srepr"]), doc["inputs"], doc["target"])
@@ -124,7 +124,7 @@ class KANRegressor:
         self.n_features_in_ = len(ds.input_names)
         self.formula_ = None
         if self.symbolify:
-            from .symbolify import symbolify_run
+            from kansci.pipeline.symbolify import symbolify_run
 
             sym = symbolify_run(result.run, cfg)
             self.formula_, self.symbolic_metrics_ = sym.formula, sym.metrics

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from .core.model import KAN
+from kansci.core.model import KAN
 
 
 @dataclass

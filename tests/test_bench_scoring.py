@@ -10,7 +10,7 @@ import sympy
 from kansci.bench import report
 from kansci.bench.scoring import (classify, numeric_match, plain, r2_score, round_constants, same_shape,
                                   score_formula, skeleton, symbolic_match)
-from kansci.datasets import feynman_equation
+from kansci.data.feynman import feynman_equation
 
 # Symbols as symbolify emits them (with assumptions); the truth uses plain symbols. Both must compare by name.
 m, v, u, w = sympy.symbols("m v u w", positive=True)

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from kansci.bench import memory, pipeline_bench, speed
+from kansci.bench.speed import memory, pairs, pipeline_row, run
 
 
 @pytest.fixture(scope="module")
 def quick_report():
     lines: list[str] = []
     threads = torch.get_num_threads()
-    report = speed.run_speed_bench(quick=True, repeats=2, threads=1, log=lines.append)
+    report = run.run_speed_bench(quick=True, repeats=2, threads=1, log=lines.append)
     assert torch.get_num_threads() == threads  # the thread setting is restored
     assert lines, "progress lines go to the log callback"
     return report
@@ -44,12 +44,12 @@ def test_timing_rows_keep_every_sample_and_report_the_median(quick_report):
 
 @pytest.mark.parametrize("width", [8, 16, 32, 64])
 def test_mlp_parameter_count_matches_kan_within_one_percent(width):
-    kan = speed.make_kan(width, torch.device("cpu"))
+    kan = pairs.make_kan(width, torch.device("cpu"))
     # Trained KAN parameters counted by hand: coef (in, G+k, out) + w_base + w_spline per layer, two layers.
     by_hand = 2 * (width * (5 + 3) * width + 2 * width * width)
-    assert speed.kan_trained_params(width) == by_hand
+    assert pairs.kan_trained_params(width) == by_hand
     assert sum(p.numel() for n, p in kan.named_parameters() if "sym" not in n) == by_hand
-    mlp = speed.make_mlp(width, torch.device("cpu"))
+    mlp = pairs.make_mlp(width, torch.device("cpu"))
     n_mlp = sum(p.numel() for p in mlp.parameters())
     h = mlp[0].out_features
     assert n_mlp == 2 * width * h + h + width
@@ -79,12 +79,12 @@ def test_table_has_one_line_per_row_and_names_the_machine(quick_report):
 
 
 def test_train_step_changes_parameters_and_lowers_the_loss():
-    model, x, y = speed.make_pair_side("kan", 256, 8, torch.device("cpu"))
+    model, x, y = pairs.make_pair_side("kan", 256, 8, torch.device("cpu"))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     before = torch.mean((model(x) - y) ** 2).item()
     coef = model.layers[0].coef.detach().clone()
     for _ in range(5):
-        speed.train_step(model, opt, x, y)
+        pairs.train_step(model, opt, x, y)
     assert not torch.equal(coef, model.layers[0].coef)
     assert torch.mean((model(x) - y) ** 2).item() < before
 
@@ -93,7 +93,7 @@ def test_train_step_changes_parameters_and_lowers_the_loss():
 def test_fresh_process_memory_probe_sees_the_mlp_activations():
     """Independent lower bound: one MLP step holds its hidden pre-activation and activation (batch, h) float32."""
     batch, width = 16384, 32
-    h = speed.mlp_hidden_for(speed.kan_trained_params(width), width)
+    h = pairs.mlp_hidden_for(pairs.kan_trained_params(width), width)
     got = memory.peak_step_memory("mlp", batch, width, "cpu", threads=1)
     assert got["method"] == memory.CPU_METHOD
     assert got["bytes"] >= 0.9 * 2 * batch * h * 4
@@ -104,7 +104,7 @@ def test_in_process_memory_probe_is_not_hidden_by_an_earlier_measurement():
     """The KAN step runs first and frees its memory; the MLP step after it must still show its own activations."""
     threads = torch.get_num_threads()
     batch, width = 4096, 32
-    h = speed.mlp_hidden_for(speed.kan_trained_params(width), width)
+    h = pairs.mlp_hidden_for(pairs.kan_trained_params(width), width)
     kan = memory.peak_step_memory("kan", batch, width, "cpu", threads=1, fresh=False)
     mlp = memory.peak_step_memory("mlp", batch, width, "cpu", threads=1, fresh=False)
     assert mlp["method"] == memory.CPU_METHOD_IN_PROCESS
@@ -120,17 +120,17 @@ def test_cuda_request_without_a_gpu_is_a_user_error():
     from kansci.errors import KansciError
 
     with pytest.raises(KansciError, match="cuda"):
-        speed.run_speed_bench(device="cuda", quick=True)
+        run.run_speed_bench(device="cuda", quick=True)
 
 
 def test_pipeline_row_without_pykan_says_how_to_install_it(monkeypatch):
     import importlib.util
 
     calls = []
-    monkeypatch.setattr(pipeline_bench, "run_kansci_pipeline", lambda X, y, workdir, quick, device: (calls.append(X.shape)
+    monkeypatch.setattr(pipeline_row, "run_kansci_pipeline", lambda X, y, workdir, quick, device: (calls.append(X.shape)
                                                                                            or (1.5, "exp(x)")))
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "kan" else object())
-    row = pipeline_bench.row_pipeline(torch.device("cpu"), 1, quick=False, log=lambda _: None)
+    row = pipeline_row.row_pipeline(torch.device("cpu"), 1, quick=False, log=lambda _: None)
     assert calls == [(1000, 2)]  # the full row uses 1000 samples of the two inputs
     assert row["reference"] is None and row["ratio"] is None
     assert row["note"] == "PyKAN not installed (pip install 'kansci[bench]')"
@@ -141,7 +141,7 @@ def test_pipeline_row_reports_medians_of_both_sides_and_pykan_seed_failures(monk
     import importlib.util
 
     ours = iter([2.0, 1.0, 3.0])
-    monkeypatch.setattr(pipeline_bench, "run_kansci_pipeline", lambda *a: (next(ours), "exp(x)"))
+    monkeypatch.setattr(pipeline_row, "run_kansci_pipeline", lambda *a: (next(ours), "exp(x)"))
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object())
     theirs = iter([RuntimeError("lstsq"), 30.0, 20.0, 25.0])  # the first attempt fails, as PyKAN's seed 0 can
 
@@ -151,8 +151,8 @@ def test_pipeline_row_reports_medians_of_both_sides_and_pykan_seed_failures(monk
             raise v
         return v, "exp(sin(3.1416*x))"
 
-    monkeypatch.setattr(pipeline_bench, "run_pykan_pipeline", fake_pykan)
-    row = pipeline_bench.row_pipeline(torch.device("cpu"), 3, quick=False, log=lambda _: None)
+    monkeypatch.setattr(pipeline_row, "run_pykan_pipeline", fake_pykan)
+    row = pipeline_row.row_pipeline(torch.device("cpu"), 3, quick=False, log=lambda _: None)
     assert row["kan_samples"] == [2.0, 1.0, 3.0] and row["kan"] == 2.0
     assert row["reference_samples"] == [30.0, 20.0, 25.0] and row["reference"] == 25.0
     assert row["ratio"] == pytest.approx(2.0 / 25.0)

@@ -23,7 +23,8 @@ import yaml
 from typer.testing import CliRunner
 
 from kansci import __version__, cli, pipeline
-from kansci.cli_render import FitProgress
+from kansci.cli.options import width_spec
+from kansci.cli.render import FitProgress
 from kansci.config import default_config, load_config, reference_yaml
 from kansci.errors import FitError
 from kansci.symbolic.primitives import default_library
@@ -118,7 +119,7 @@ def test_fit_precedence_defaults_file_set_flags(tmp_path):
 @pytest.mark.parametrize("width, expected", [("2,1,1", [2, 1, 1]), ("[2,[0,1],1]", [2, [0, 1], 1]),
                                              ("2,[0,1],1", [2, [0, 1], 1]), ("auto", "auto")])
 def test_width_option_forms(width, expected):
-    assert cli._width(width) == expected
+    assert width_spec(width) == expected
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -293,7 +294,7 @@ def test_symbolify_bad_options_exit_2(fitted, monkeypatch, args, needle):
 
 
 def _fake_figures(monkeypatch, calls: list) -> None:
-    module = types.ModuleType("kansci.figures")
+    module = types.ModuleType("kansci.pipeline.figures")
 
     def plot_run(run, *, what, formats, dpi, out, log):
         calls.append(dict(run=run, what=what, formats=formats, dpi=dpi, out=out))
@@ -301,7 +302,7 @@ def _fake_figures(monkeypatch, calls: list) -> None:
         return [folder / f"{w}.{f}" for w in what for f in formats]
 
     module.plot_run = plot_run
-    monkeypatch.setitem(sys.modules, "kansci.figures", module)
+    monkeypatch.setitem(sys.modules, "kansci.pipeline.figures", module)
 
 
 def test_plot_passes_options_and_prints_every_path(fitted, tmp_path, monkeypatch):
@@ -526,7 +527,7 @@ def test_rich_progress_does_not_touch_stdout(capsys):
 def _full_pipeline() -> bool:
     import importlib.util
 
-    return hasattr(pipeline, "symbolify_run") and importlib.util.find_spec("kansci.figures") is not None
+    return hasattr(pipeline, "symbolify_run") and importlib.util.find_spec("kansci.pipeline.figures") is not None
 
 
 # truth and input ranges of each bundled example (see datasets/README.md)
@@ -543,11 +544,11 @@ def test_every_bundled_example_has_a_truth():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _full_pipeline(), reason="needs pipeline.symbolify_run and kansci.figures")
+@pytest.mark.skipif(not _full_pipeline(), reason="needs pipeline.symbolify_run and kansci.pipeline.figures")
 @pytest.mark.parametrize("name", sorted(TRUTH))
 def test_bundled_configs_run_end_to_end_and_recover_the_formula(name, tmp_path):
-    from kansci.datasets import evaluate_expr
-    from kansci.formula_parse import parse_formula
+    from kansci.data.synthetic import evaluate_expr
+    from kansci.data.formula_text import parse_formula
 
     res = invoke("run", ROOT / "configs" / name, "--out", tmp_path)
     assert res.exit_code == 0, res.output

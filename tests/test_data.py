@@ -1,4 +1,4 @@
-"""Tests for kansci.data and kansci.csv_table: CSV parsing, bad-input errors, split and normalization."""
+"""Tests for kansci.data and kansci.data.table: CSV parsing, bad-input errors, split and normalization."""
 from __future__ import annotations
 
 import json
@@ -193,7 +193,7 @@ def test_semicolon_separated_file(tmp_path):
 
 @pytest.mark.parametrize("name", ["I", "E", "beta", "lambda"])
 def test_name_clashing_with_sympy_or_python(tmp_path, name):
-    from kansci.datasets import safe_column_name
+    from kansci.data.names import safe_column_name
 
     path = write(tmp_path, f"x,{name},y\n1,2,3\n")
     exc = data_error(read_table, path)

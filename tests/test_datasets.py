@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import sympy
 
-from kansci.datasets import (
-    FeynmanEquation, clashes_with_sympy, evaluate_expr, feynman_dataset, feynman_equation, feynman_table,
-    make_dataset, parse_var_spec, safe_column_name, write_csv,
-)
+from kansci.data.feynman import FeynmanEquation, feynman_dataset, feynman_equation, feynman_table
+
+from kansci.data.names import clashes_with_sympy, safe_column_name
+
+from kansci.data.synthetic import evaluate_expr, make_dataset, parse_var_spec, write_csv
 from kansci.errors import DataError, FormulaError
 
 
@@ -119,7 +120,7 @@ def test_evaluate_expr_every_function() -> None:
         "sqrt(x)": np.sqrt(x), "abs(x - 0.5)": np.abs(x - 0.5), "sign(x - 0.5)": np.sign(x - 0.5),
         "erf(x)": np.array([erf(v) for v in x]), "x^y": x**y, "x/y": x / y, "x**-2.5": x**-2.5,
     }
-    from kansci.formula_parse import parse_formula
+    from kansci.data.formula_text import parse_formula
 
     for text, ref in expected.items():
         got = evaluate_expr(parse_formula(text, ["x", "y"]), ["x", "y"], X)

@@ -1,4 +1,4 @@
-"""Tests for kansci.figures: a real (tiny) run directory -> figures, checked against the run's own files and numpy."""
+"""Tests for kansci.pipeline.figures: a real (tiny) run directory -> figures, checked against the run's own files and numpy."""
 from __future__ import annotations
 
 import copy
@@ -15,11 +15,11 @@ import pytest
 import torch
 from PIL import Image
 
-from kansci import figures as F
+from kansci.pipeline import figures as F
 from kansci import rundir
 from kansci.config import load_config
 from kansci.core.model import KAN
-from kansci.datasets import make_dataset, write_csv
+from kansci.data.synthetic import make_dataset, write_csv
 from kansci.errors import ConfigError, KansciError, RunDirError
 from kansci.pipeline import fit_run, load_run_data
 from kansci.symbolic import primitives
@@ -148,7 +148,7 @@ def test_all_figures_written_as_valid_png(run: Path, tmp_path: Path) -> None:
     t0 = time.perf_counter()
     paths = F.plot_run(run, out=tmp_path / "figs", log=logs.append)
     elapsed = time.perf_counter() - t0
-    print(f"\n[kansci.figures] all figures of a [4, 5, 1] run as PNG: {elapsed:.2f} s")
+    print(f"\n[kansci.pipeline.figures] all figures of a [4, 5, 1] run as PNG: {elapsed:.2f} s")
     assert [p.name for p in paths] == ["network.png", "edges.png", "loss.png", "parity.png"]
     assert all(p.parent == tmp_path / "figs" for p in paths)
     for p in paths:

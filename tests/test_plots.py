@@ -1,4 +1,4 @@
-"""Tests for kansci.plots / kansci.plot_network: every figure renders, layouts hold their promises, bytes are stable."""
+"""Tests for kansci.plots / kansci.plots.network: every figure renders, layouts hold their promises, bytes are stable."""
 from __future__ import annotations
 
 import io
@@ -12,7 +12,7 @@ from PIL import Image
 
 from kansci import plots as P
 from kansci.errors import ConfigError, KansciError
-from kansci.plot_network import ALPHA_FLOOR, layout
+from kansci.plots.network import ALPHA_FLOOR, layout
 
 pytestmark = pytest.mark.filterwarnings("error")
 

@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from kansci.datasets import make_dataset, write_csv
+from kansci.data.synthetic import make_dataset, write_csv
 
 ARGS = ["--width", "2,1,1", "--set", "train.steps=40", "--set", "train.grids=[3,5,10]", "--set", "train.patience=0",
         "--set", "train.log_every=2"]

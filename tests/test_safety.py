@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 
 from kansci import load_run, pipeline, rundir
 from kansci.cli import app
+from kansci.rundir import store
 from kansci.config import load_config
 from kansci.errors import ConfigError, RunDirError
 
@@ -226,7 +227,7 @@ def test_python_tags_in_set_overrides_are_refused(tmp_path: Path, override: str)
 # ------------------------------------------------------------------------------------------ run directories
 def test_same_second_same_name_gives_distinct_run_dirs(tmp_path: Path, monkeypatch) -> None:
     """Two fits finishing together, with the clock frozen on one second, both succeed in distinct directories."""
-    monkeypatch.setattr(rundir.time, "strftime", lambda fmt, *args: "20240101-120000")
+    monkeypatch.setattr(store.time, "strftime", lambda fmt, *args: "20240101-120000")
     data = write_csv(tmp_path / "xy.csv")
     results: dict[int, object] = {}
     barrier = threading.Barrier(2)
@@ -253,7 +254,7 @@ def test_same_second_same_name_gives_distinct_run_dirs(tmp_path: Path, monkeypat
 
 
 def test_run_dir_reservation_is_atomic_under_contention(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(rundir.time, "strftime", lambda fmt, *args: "20240101-120000")
+    monkeypatch.setattr(store.time, "strftime", lambda fmt, *args: "20240101-120000")
     n = 24
     barrier, made = threading.Barrier(n), []
 
@@ -377,7 +378,7 @@ class MagnitudeRuns:
 
     def symbolify(self, case_id: str):
         """(symbolify result, x (n,), y (n,))."""
-        from kansci.symbolify import symbolify_run
+        from kansci.pipeline.symbolify import symbolify_run
 
         if case_id not in self.syms:
             fitted, cfg, x, y = self.fit(case_id)

@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-import kansci.search as search
+import kansci.train.search as search
 from kansci.config import load_config
 from kansci.core.model import KAN
-from kansci.search import search_architecture
+from kansci.train.search import search_architecture
 from kansci.train import Interrupted, StopRequest, TrainData
 
 pytestmark = pytest.mark.usefixtures("float64_default")

@@ -8,9 +8,9 @@ import torch
 from kansci import rundir
 from kansci.config import load_config
 from kansci.core.model import KAN
-from kansci.datasets import make_dataset, write_csv
+from kansci.data.synthetic import make_dataset, write_csv
 from kansci.pipeline import fit_run, predict
-from kansci.train import (CONVERGED_STEPS, Interrupted, StopRequest, TrainData, can_detect_convergence, fit, mse, solve_linear,
+from kansci.train.loop import (CONVERGED_STEPS, Interrupted, StopRequest, TrainData, can_detect_convergence, fit, mse, solve_linear,
                           train_stage)
 
 
@@ -166,10 +166,14 @@ def test_interrupted_stage_resumes_exactly_with_convergence_detection():
     data, cfg = sin_plus_square(), load_config(None, flags={"train.log_every": 1}).train
     model = KAN([2, 2, 1], seed=0)
     model.regrid(data.x_train, 3)
+    # Construct the condition instead of relying on one CPU's float trajectory: a stage that starts near its optimum
+    # gains < 1% per step, so it converges within a few steps on any machine.
+    train_stage(model, data, cfg, steps=150, phase="pre", generator=torch.Generator().manual_seed(0))
     start = {k: v.clone() for k, v in model.state_dict().items()}
     kw = dict(steps=60, phase="t", converged_steps=CONVERGED_STEPS)
     full = train_stage(model, data, cfg, generator=torch.Generator().manual_seed(0), **kw)
-    assert full.events[-1]["event"] == "converged"
+    assert full.events and full.events[-1]["event"] == "converged"
+    assert len(full.rows) >= CONVERGED_STEPS
     done = {k: v.clone() for k, v in model.state_dict().items()}
 
     model.load_state_dict(start)

@@ -25,7 +25,7 @@ import sympy
 from kansci.bench import report, scoring
 from kansci.bench.executor import Limits, Mark, make_executor, supervise
 from kansci.data import Dataset, fit_normalization
-from kansci.datasets import FeynmanEquation, feynman_dataset, feynman_equation, feynman_table
+from kansci.data.feynman import FeynmanEquation, feynman_dataset, feynman_equation, feynman_table
 from kansci.errors import ConfigError, DataError, RunDirError
 
 SETTINGS_FILE = "bench.json"
@@ -130,8 +130,8 @@ def run_task(task: BenchTask, mark: Mark = _no_mark) -> dict[str, Any]:
 
     from kansci.config import load_config
     from kansci.pipeline import fit_run
+    from kansci.pipeline.symbolify import symbolify_run
     from kansci.rundir import read_json
-    from kansci.symbolify import symbolify_run
 
     torch.set_num_threads(1)
     data = task_data(task.eq_id, task.seed, task.n_train, task.n_test, task.noise)

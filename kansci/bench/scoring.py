@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from kansci.timeouts import time_limit
+from kansci.budget import time_limit
 
 ROUND_ZERO = 1e-4       # SRBench: floats below this (in magnitude) become 0
 ROUND_DECIMALS = 3      # SRBench: other floats are rounded to this many decimals

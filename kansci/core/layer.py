@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import spline
+from kansci.core import spline
 
 
 class PrimitiveLike(Protocol):

@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
-from .layer import KANLayer, PrimitiveLike
+from kansci.core.layer import KANLayer, PrimitiveLike
 
 WidthSpec = Sequence[int | Sequence[int]]
 
@@ -57,7 +57,7 @@ def choose_device(device: str, n_rows: int | None = None) -> tuple[torch.device,
     if device != "auto":
         dev = torch.device(device)
         if dev.type == "cuda" and not torch.cuda.is_available():
-            from ..errors import ConfigError
+            from kansci.errors import ConfigError
 
             raise ConfigError("model.device is 'cuda' but no CUDA device is available",
                               "use --device cpu or auto (auto picks CUDA when there is one)")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from . import spline_kernel
+from kansci.core import spline_kernel
 
 __all__ = [
     "uniform_grid",

@@ -41,7 +41,7 @@ import sympy
 import torch
 
 from kansci.errors import FitError, FormulaError
-from kansci.symbolic.primitives import X, Primitive
+from kansci.symbolic.primitives import Primitive, X
 from kansci.symbolic.sympy_torch import sympy_to_torch
 
 __all__ = ["EdgeFits", "fit_edges"]

@@ -8,7 +8,7 @@ import numpy as np
 import sympy
 from sympy.printing.numpy import NumPyPrinter
 
-from .sympy_torch import sympy_to_torch
+from kansci.symbolic.sympy_torch import sympy_to_torch
 
 
 @dataclass

@@ -21,10 +21,10 @@ import numpy as np
 import sympy
 import torch
 
-from ..core.model import KAN
-from ..errors import FormulaError
-from ..timeouts import time_limit
-from .sympy_torch import sympy_to_torch
+from kansci.budget import time_limit
+from kansci.core.model import KAN
+from kansci.errors import FormulaError
+from kansci.symbolic.sympy_torch import sympy_to_torch
 
 
 def _exact(v: float) -> sympy.Expr:

@@ -210,7 +210,7 @@ _CUSTOM_KEYS = ("name", "expr", "complexity", "domain")
 def _sympy_of(expr: str, name: str) -> sympy.Expr:
     if expr in _BUILTIN_SYMPY:
         return _BUILTIN_SYMPY[expr]
-    from kansci.formula_parse import parse_formula  # imported lazily: only custom primitives need the parser
+    from kansci.data.formula_text import parse_formula  # imported lazily: only custom primitives need the parser
 
     return parse_formula(expr, variables=["x"], source=f"primitive {name!r}", symbols={"x": X})
 

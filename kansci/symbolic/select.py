@@ -28,9 +28,9 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from ..core.model import KAN
-from .edge_fit import fit_edges
-from .primitives import Primitive
+from kansci.core.model import KAN
+from kansci.symbolic.edge_fit import fit_edges
+from kansci.symbolic.primitives import Primitive
 
 
 @dataclass

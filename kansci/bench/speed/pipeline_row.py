@@ -14,7 +14,8 @@ from typing import Any, Iterator
 
 import torch
 
-from .speed import Log, make_row
+from kansci.bench.speed.pairs import Log, make_row
+
 PYKAN_MISSING = "PyKAN not installed (pip install 'kansci[bench]')"
 
 
@@ -34,7 +35,7 @@ def _warm_up() -> None:
     """Pay one-off per-process costs before the clock starts, as PyKAN's import is outside its clock: the first
     optimizer imports torch._dynamo (~1-2 s); the first spline basis per dtype loads numba and the compiled kernels
     from numba's disk cache (~0.4 s; compiles them, ~2 s, on a machine's very first use)."""
-    from ..core.spline import bspline_basis, uniform_grid
+    from kansci.core.spline import bspline_basis, uniform_grid
 
     torch.optim.LBFGS([torch.zeros(1, requires_grad=True)])
     for dtype in (torch.float64, torch.float32):
@@ -46,10 +47,10 @@ def run_kansci_pipeline(X, y, workdir: str, quick: bool, device: torch.device) -
     """The default pipeline (fit_run + symbolify_run) on X (n, 2), y (n,) written as CSV. Returns (seconds, formula)."""
     from pathlib import Path
 
-    from ..config import load_config
-    from ..datasets import write_csv
-    from ..pipeline import fit_run
-    from ..symbolify import symbolify_run
+    from kansci.config import load_config
+    from kansci.data.synthetic import write_csv
+    from kansci.pipeline import fit_run
+    from kansci.pipeline.symbolify import symbolify_run
 
     csv = Path(workdir) / "data.csv"
     write_csv(csv, ["x", "y"], X, y, "f")
@@ -146,7 +147,7 @@ def row_pipeline(device: torch.device, repeats: int, quick: bool, log: Log) -> d
     import importlib.util
     import tempfile
 
-    from ..datasets import make_dataset
+    from kansci.data.synthetic import make_dataset
 
     n = 200 if quick else 1000
     data = make_dataset(PIPE_FORMULA, PIPE_RANGES, n, seed=0, target="f")

@@ -14,17 +14,17 @@ import numpy as np
 import sympy
 import torch
 
-from . import rundir
-from .config import Config
-from .core.model import resolve_device
-from .errors import FitError
-from .pipeline import cpu_threads_for, load_run_data, predict, regression_metrics, train_tensors
-from .prune import PruneReport, apply_masks, attribution
-from .symbolic.exports import Formula, make_symbols
-from .symbolic.formula import assemble, final_simplify, polish, snap_constants, tidy
-from .symbolic.primitives import build_library
-from .symbolic.select import finetune_symbolic, symbolize_edges
-from .train import train_stage
+from kansci import rundir
+from kansci.config import Config
+from kansci.core.model import resolve_device
+from kansci.errors import FitError
+from kansci.pipeline.common import cpu_threads_for, load_run_data, predict, regression_metrics, train_tensors
+from kansci.prune import PruneReport, apply_masks, attribution
+from kansci.symbolic.exports import Formula, make_symbols
+from kansci.symbolic.formula import assemble, final_simplify, polish, snap_constants, tidy
+from kansci.symbolic.primitives import build_library
+from kansci.symbolic.select import finetune_symbolic, symbolize_edges
+from kansci.train.loop import train_stage
 
 
 @dataclass
@@ -182,7 +182,7 @@ def _metrics(formula: Formula, model, ds) -> dict[str, Any]:
 
 def _edge_label(name: str, params: list[float]) -> str:
     """``c*f(a*x+b)+d`` with 3 significant digits, e.g. ``2.0*sin(3.14*x + 0.5) - 1.0``."""
-    from .symbolic.primitives import X, default_library
+    from kansci.symbolic.primitives import X, default_library
 
     a, b, c, d = (sympy.Float(v, 3) for v in params)
     prim = default_library().get(name)

@@ -22,7 +22,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from kansci.plots import SPLINE_COLOR, SYMBOLIC_COLOR, EdgeCurve, NetworkView, new_figure, plain, short, styled
+from kansci.plots._base import SPLINE_COLOR, SYMBOLIC_COLOR, EdgeCurve, NetworkView, new_figure, plain, short, styled
 
 ALPHA_FLOOR = 0.15  # opacity of an edge with score 0
 STAGGER_ABOVE = 12  # rows with more boxes than this are staggered over two heights
@@ -200,7 +200,7 @@ def _draw_edge(fig: Figure, ax: Axes, e: EdgeCurve, lay: _Layout, segs: list, co
 
 
 @styled
-def draw_network(view: NetworkView, *, title: str | None = None) -> Figure:
+def network_figure(view: NetworkView, *, title: str | None = None) -> Figure:
     """The KAN diagram of ``view``: ``fig.axes`` is the main axes followed by one inset per active edge."""
     check_view(view)
     lay = layout(view, title=bool(title))
@@ -224,7 +224,7 @@ def draw_network(view: NetworkView, *, title: str | None = None) -> Figure:
 
 
 @styled
-def draw_edges(view: NetworkView) -> Figure:
+def edges_figure(view: NetworkView) -> Figure:
     """A grid of panels, one per active edge ordered by (layer, i, j): spline samples, fitted primitive, R²."""
     check_view(view)
     edges = sorted(view.edges, key=lambda e: (e.layer, e.i, e.j))

@@ -28,9 +28,18 @@ from typing import Any, Callable
 
 import torch
 
-from .core.model import KAN
-from .train import (CONVERGED_STEPS, History, Interrupted, Progress, StopRequest, TrainData, TrainSettings, fit,
-                    is_linear)
+from kansci.core.model import KAN
+from kansci.train.loop import (
+    CONVERGED_STEPS,
+    History,
+    Interrupted,
+    Progress,
+    StopRequest,
+    TrainData,
+    TrainSettings,
+    fit,
+    is_linear,
+)
 
 
 def ladder(n_in: int) -> list[tuple[list[Any], int]]:

@@ -2,7 +2,7 @@
 
 Method
 ------
-* **CPU**: each side runs in a *fresh* Python subprocess (``python -m kansci.bench.memory``), so neither side sees
+* **CPU**: each side runs in a *fresh* Python subprocess (``python -m kansci.bench.speed.memory``), so neither side sees
   the other's freed pages. The child builds the model, the data and the Adam optimizer and takes one tiny warm-up
   step (batch 8: kernels initialized, optimizer state created). Then it returns freed heap pages to the OS (glibc
   ``malloc_trim``), resets the kernel's RSS high-water mark to the current RSS (``/proc/self/clear_refs``), reads
@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from .speed import make_pair_side, train_step
+from kansci.bench.speed.pairs import make_pair_side, train_step
 
 CPU_METHOD = "RSS high-water delta of one step (VmHWM - RSS before), fresh subprocess per side"
 CPU_METHOD_IN_PROCESS = "RSS high-water delta of one step (VmHWM - RSS before), in this process"
@@ -113,7 +113,7 @@ def _measure(side: str, batch: int, width: int, dev: torch.device) -> int:
 
 def measure_subprocess(side: str, batch: int, width: int, threads: int, timeout_s: float = 300.0) -> int:
     """Run :func:`measure_in_process` on CPU in a fresh interpreter; returns its peak extra bytes."""
-    cmd = [sys.executable, "-m", "kansci.bench.memory", side, str(batch), str(width), str(threads)]
+    cmd = [sys.executable, "-m", "kansci.bench.speed.memory", side, str(batch), str(width), str(threads)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"memory probe for {side} failed: {proc.stderr.strip().splitlines()[-1:]}")

@@ -27,18 +27,15 @@ import difflib
 import hashlib
 import io
 import itertools
-import keyword
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from kansci.data.names import check_name
 from kansci.errors import DataError
 
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _MISSING_MARKERS = {"na", "n/a", "nan", "null", "none", "?", "-", "--", "missing"}
 _SHOW = 5  # how many offending lines to list in a message
 _CHUNK = 4096  # rows converted to floats at a time
@@ -146,43 +143,6 @@ def check_columns(table: Table, columns: Sequence[int] | range) -> None:
         raise DataError(f"{where}: {total} missing or non-finite value{'s' if total > 1 else ''} (empty, NaN or inf): "
                         + "; ".join(parts[:3]) + ("; ..." if len(parts) > 3 else ""),
                         "kansci does not impute: remove or fill these rows, or leave those columns out")
-
-
-def check_name(name: str, where: str, col: int | None = None) -> None:
-    """Refuse a column name that cannot become a formula symbol; the hint suggests a safe replacement."""
-    at = f"column {col} " if col is not None else "column "
-    if not _NAME_RE.match(name):
-        raise DataError(f"{where}: {at}{name!r} is not a valid name",
-                        "use ASCII letters, digits and '_', not starting with a digit; "
-                        f"rename it, e.g. to {suggest_name(name, col)!r}")
-    # imported lazily here and below: kansci.datasets may one day import kansci.data, which imports this module
-    from kansci.datasets import clashes_with_sympy, safe_column_name
-
-    if keyword.iskeyword(name) or clashes_with_sympy(name):
-        raise DataError(f"{where}: {at}{name!r} clashes with a Python or sympy name",
-                        f"rename it, e.g. to {safe_column_name(name)!r}")
-
-
-def suggest_name(name: str, col: int | None = None) -> str:
-    """A plain ASCII identifier close to ``name`` (used in hints only; never applied silently). Greek letters
-    become their names (``α`` -> ``alpha``)."""
-    from kansci.datasets import safe_column_name
-
-    spelled = "".join(_greek(c) for c in name)
-    s = re.sub(r"[^A-Za-z0-9]+", "_", spelled).strip("_")
-    if not s:
-        s = f"x_{col if col is not None else 1}"
-    elif s[0].isdigit():
-        s = f"x_{s}"
-    return safe_column_name(s)
-
-
-def _greek(char: str) -> str:
-    """``α`` -> ``alpha``, ``Ω`` -> ``Omega``; any other character unchanged."""
-    words = unicodedata.name(char, "").split()
-    if len(words) == 4 and words[0] == "GREEK" and words[2] == "LETTER":
-        return f"_{words[3].lower() if words[1] == 'SMALL' else words[3].capitalize()}_"
-    return char
 
 
 def column_not_found(name: str, available: Sequence[str], where: str, role: str) -> DataError:

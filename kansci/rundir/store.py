@@ -1,39 +1,35 @@
 """The only writer (and reader) of run directories.
 
-Layout (see DESIGN.md)::
+Layout::
 
     <out>/<name>-<YYYYmmdd-HHMMSS>[-N]/
         config.yaml dataset.json model.json model.pt history.csv metrics.json
         symbolic/  figures/  checkpoint.pt (interrupted runs only)
 
-Every file is written to a temporary name in the same folder and renamed into place, so a reader never sees a
-half-written file. Run names are sanitized to one safe path component; a run directory is reserved with an atomic
+Every file is written through :mod:`kansci.rundir.atomic`, so a reader never sees a half-written file. Run names are sanitized to one safe path component; a run directory is reserved with an atomic
 ``mkdir``, so two runs started in the same second with the same name get distinct directories.
 Models are saved as ``model.json`` (architecture as data) + ``model.pt`` (a plain ``state_dict``) and loaded with
 ``torch.load(weights_only=True)``: a pickle that would run code is refused.
 """
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
 import pickle
 import re
 import shutil
-import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import torch
 
-from .core.model import KAN
-from .errors import RunDirError
+from kansci.core.model import KAN
+from kansci.errors import RunDirError
+from kansci.rundir.atomic import write_bytes, write_json
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 
 def sanitize_name(name: str) -> str:
@@ -75,50 +71,6 @@ def check_out_dir(out: str | Path) -> Path:
 def remove_run_dir(path: Path) -> None:
     """Delete a run directory that failed before it was complete."""
     shutil.rmtree(path, ignore_errors=True)
-
-
-# ---------------------------------------------------------------------------------------------------- atomic writes
-def write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temp file in the same folder and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the permissions open() would
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_text(path: str | Path, text: str) -> Path:
-    return write_bytes(path, text.encode("utf-8"))
-
-
-def write_json(path: str | Path, obj: Any) -> Path:
-    return write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
-
-
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
-
-
-def write_csv_rows(path: str | Path, columns: list[str], rows: Iterable[Mapping[str, Any]]) -> Path:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
-    return write_text(path, buf.getvalue())
 
 
 def save_tensors(path: str | Path, obj: Any) -> Path:
@@ -202,7 +154,7 @@ def save_model(run: Path, model: KAN, name: str = "model") -> None:
 
 def _resolve_primitive(row: dict[str, Any]):
     """A symbolic edge's primitive from its stored data: a built-in by name, or a custom one from its spec."""
-    from .symbolic.primitives import build_library, default_library
+    from kansci.symbolic.primitives import build_library, default_library
 
     lib = default_library()
     name = row["primitive"]

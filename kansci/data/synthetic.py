@@ -2,7 +2,7 @@
 
 ``make_dataset("x*sin(y)", {"x": (-1, 1), "y": (0, 3)}, n=1000, noise=0.01, seed=0)`` samples each variable uniformly
 in its range with ``np.random.default_rng(seed)`` and evaluates the formula (parsed safely by
-:func:`kansci.formula_parse.parse_formula`, evaluated by walking the sympy tree with numpy; nothing is executed).
+:func:`kansci.data.formula_text.parse_formula`, evaluated by walking the sympy tree with numpy; nothing is executed).
 Noise follows the SRBench convention: Gaussian with standard deviation ``noise * RMS(y)``.
 
 The Feynman table (``kansci/resources/feynman.csv``) holds the 100 equations of Udrescu & Tegmark's Feynman database with
@@ -11,23 +11,20 @@ their sampling ranges; 97 of them (``in_srbench``) are scored by SRBench 2021.
 from __future__ import annotations
 
 import csv
-import difflib
 import functools
-import io
 import keyword
 import math
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import sympy
 
+from kansci.data.formula_text import parse_formula
 from kansci.errors import DataError, FormulaError
-from kansci.formula_parse import parse_formula, reserved_names
 
 __all__ = [
     "SyntheticData", "FeynmanEquation", "parse_var_spec", "make_dataset", "evaluate_expr", "write_csv",
@@ -133,7 +130,7 @@ def evaluate_expr(expr: sympy.Expr, names: Sequence[str], X: np.ndarray) -> np.n
     return np.broadcast_to(np.asarray(values, dtype=np.float64), (X.shape[0],)).copy()
 
 
-def _sample(expr: sympy.Expr, ranges: Sequence[tuple[str, float, float]], n: int, noise: float, seed: int,
+def sample_formula(expr: sympy.Expr, ranges: Sequence[tuple[str, float, float]], n: int, noise: float, seed: int,
             target: str, what: str) -> SyntheticData:
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise DataError(f"{what}: number of samples must be a positive integer, got {n!r}", "use e.g. n=1000")
@@ -192,7 +189,7 @@ def make_dataset(formula: str, ranges: Mapping[str, tuple[float, float]] | Seque
     if unknown:
         raise FormulaError(f"formula uses undeclared variable(s) {', '.join(unknown)} (declared: "
                            f"{', '.join(names) or 'none'})", f"add a range for each, e.g. {unknown[0]}=0:1")
-    return _sample(expr, checked, n, noise, seed, target, "make_dataset")
+    return sample_formula(expr, checked, n, noise, seed, target, "make_dataset")
 
 
 # ------------------------------------------------------------------------------------------------- CSV output
@@ -219,105 +216,3 @@ def write_csv(path: Path, names: Sequence[str], X: np.ndarray, y: np.ndarray, ta
         raise
 
 
-# ------------------------------------------------------------------------------------------------- column names
-@functools.lru_cache(maxsize=1)
-def _sympy_names() -> frozenset[str]:
-    return frozenset(n for n in dir(sympy) if not n.startswith("_"))
-
-
-def clashes_with_sympy(name: str) -> bool:
-    """True if ``name`` is unsafe as a variable name in exported formulas: a name in sympy's top-level namespace
-    (``I``, ``N``, ``S``, ``E``, ``O``, ``Q``, ``pi``, ``beta``, ``gamma``, ``zeta``, ``sin``, ...; depends on the
-    installed sympy), a name with a fixed meaning in :func:`parse_formula` (``e``, ``ln``, ``arcsin``, ...), or a
-    Python keyword."""
-    return keyword.iskeyword(name) or name in _sympy_names() or name in reserved_names()
-
-
-def safe_column_name(name: str) -> str:
-    """``name`` with ``_`` appended until it no longer clashes (``I`` -> ``I_``, ``gamma`` -> ``gamma_``)."""
-    while clashes_with_sympy(name):
-        name += "_"
-    return name
-
-
-# ------------------------------------------------------------------------------------------------- Feynman table
-@dataclass(frozen=True)
-class FeynmanEquation:
-    """One equation of the Feynman database; ``variables`` is ``((name, low, high), ...)`` (uniform ranges)."""
-
-    id: str
-    number: int
-    output: str
-    formula: str
-    variables: tuple[tuple[str, float, float], ...]
-    in_srbench: bool
-    pmlb_dataset: str = ""
-
-    @property
-    def names(self) -> list[str]:
-        return [v[0] for v in self.variables]
-
-    def expr(self) -> sympy.Expr:
-        """The formula as sympy, every listed variable bound to a plain Symbol (``I``, ``gamma`` are symbols)."""
-        return _feynman_expr(self.formula, tuple(self.names), self.id)
-
-
-@functools.lru_cache(maxsize=None)
-def _feynman_expr(formula: str, names: tuple[str, ...], eq_id: str) -> sympy.Expr:
-    return parse_formula(formula, names, source=f"feynman.csv:{eq_id}",
-                         symbols={name: sympy.Symbol(name) for name in names})
-
-
-@functools.lru_cache(maxsize=1)
-def _load_table() -> tuple[FeynmanEquation, ...]:
-    text = resources.files("kansci").joinpath("resources/feynman.csv").read_text(encoding="utf-8")
-    table = []
-    for row in csv.DictReader(io.StringIO(text)):
-        variables = tuple((row[f"v{i}_name"], float(row[f"v{i}_low"]), float(row[f"v{i}_high"]))
-                          for i in range(1, 11) if row.get(f"v{i}_name"))
-        table.append(FeynmanEquation(id=row["id"], number=int(row["number"]), output=row["output"],
-                                     formula=row["formula"], variables=variables,
-                                     in_srbench=row["in_srbench_ground_truth"] == "yes",
-                                     pmlb_dataset=row["pmlb_dataset"]))
-    return tuple(table)
-
-
-def feynman_table() -> list[FeynmanEquation]:
-    """All 100 equations, in table order (read once from the packaged CSV)."""
-    return list(_load_table())
-
-
-def feynman_equation(eq_id: str) -> FeynmanEquation:
-    """Look up an equation by id (``"I.6.2a"``) or PMLB dataset name (``"feynman_I_6_2a"``)."""
-    for eq in _load_table():
-        if eq_id in (eq.id, eq.pmlb_dataset):
-            return eq
-    ids = [eq.id for eq in _load_table()]
-    close = difflib.get_close_matches(eq_id, ids, n=3)
-    hint = f"did you mean {', '.join(close)}?" if close else f"ids look like {ids[0]}, {ids[1]}, ..., {ids[-1]}"
-    raise DataError(f"unknown Feynman equation {eq_id!r}", hint)
-
-
-def feynman_dataset(eq: FeynmanEquation | str, n: int, *, noise: float = 0.0, seed: int = 0,
-                    rename_clashes: bool = True) -> SyntheticData:
-    """Sample ``n`` rows of a Feynman equation on its published ranges (see :func:`make_dataset` for noise/seed).
-
-    With ``rename_clashes`` (default) the input and target names pass through :func:`safe_column_name`
-    (``I`` -> ``I_``) and ``expr`` uses the renamed symbols, so the result can be written as a CSV and loaded back.
-    """
-    if isinstance(eq, str):
-        eq = feynman_equation(eq)
-    expr, ranges, target = eq.expr(), list(eq.variables), eq.output
-    if rename_clashes:
-        renamed: dict[str, str] = {}
-        for name, _, _ in ranges:
-            new = safe_column_name(name)
-            while new in renamed.values() or (new != name and new in eq.names):
-                new += "_"
-            renamed[name] = new
-        expr = expr.xreplace({sympy.Symbol(old): sympy.Symbol(new) for old, new in renamed.items()})
-        ranges = [(renamed[name], lo, hi) for name, lo, hi in ranges]
-        target = safe_column_name(target)
-        while target in renamed.values():
-            target += "_"
-    return _sample(expr, ranges, n, noise, seed, target, f"Feynman {eq.id}")

@@ -1,6 +1,6 @@
 """CSV or arrays → :class:`Dataset`: named columns, a seeded train/test split and normalization statistics.
 
-The CSV format and its checks live in :mod:`kansci.csv_table`; this module picks the target and input columns, checks
+The CSV format and its checks live in :mod:`kansci.data.table`; this module picks the target and input columns, checks
 what only makes sense for a chosen role (a constant column, too few rows, a split with no test rows), splits and
 normalizes.
 
@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from kansci.csv_table import check_columns, check_name, column_not_found, parse_table, read_table
+from kansci.data.names import check_name
+from kansci.data.table import check_columns, column_not_found, parse_table, read_table
 from kansci.errors import DataError
 
 __all__ = ["Normalization", "Dataset", "read_table", "load_dataset", "dataset_from_arrays", "split_indices",
@@ -229,7 +230,7 @@ def _n_test(n: int, test_frac: float, where: str) -> int:
 def load_dataset(path: str | Path, *, target: str | None = None, inputs: Sequence[str] | None = None,
                  test_frac: float = 0.2, split_seed: int = 0, normalize: str = "auto",
                  min_rows: int = 10) -> Dataset:
-    """Read a CSV (see :mod:`kansci.csv_table`) into a Dataset. ``target`` defaults to the last column, ``inputs``
+    """Read a CSV (see :mod:`kansci.data.table`) into a Dataset. ``target`` defaults to the last column, ``inputs``
     to all other columns (a string is read as a comma-separated list). Only the chosen columns need valid names and
     finite numbers; the file's structure (encoding, header, field counts) is always checked."""
     where = str(path)

@@ -4,8 +4,8 @@ Precedence: schema defaults < YAML file < ``--set a.b=v`` overrides < explicit f
 key and where its value came from (``file.yaml:LINE``, ``--set a.b=v`` or ``command line``); all errors of one load
 are raised together in one :class:`~kansci.errors.ConfigError`, whose ``issues`` attribute lists them.
 
-YAML reading (1.2 scalars, no tags, a line per key) is in :mod:`kansci.config_yaml`; the schema itself (keys,
-defaults, ranges, descriptions) is in :mod:`kansci.config_schema`.
+YAML reading (1.2 scalars, no tags, a line per key) is in :mod:`kansci.config.yaml12`; the schema itself (keys,
+defaults, ranges, descriptions) is in :mod:`kansci.config.schema`.
 """
 from __future__ import annotations
 
@@ -22,9 +22,19 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from kansci.config_schema import (Config, CustomPrimitiveConfig, DataConfig, ModelConfig, OutputConfig,
-                                  PlotConfig, PruneConfig, SymbolicConfig, TrainConfig, show)
-from kansci.config_yaml import ConfigIssue, Dumper, parse
+from kansci.config.schema import (
+    Config,
+    CustomPrimitiveConfig,
+    DataConfig,
+    ModelConfig,
+    OutputConfig,
+    PlotConfig,
+    PruneConfig,
+    SymbolicConfig,
+    TrainConfig,
+    show,
+)
+from kansci.config.yaml12 import ConfigIssue, Dumper, parse
 from kansci.errors import ConfigError
 
 __all__ = ["Config", "DataConfig", "ModelConfig", "TrainConfig", "PruneConfig", "SymbolicConfig",

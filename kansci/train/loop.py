@@ -35,8 +35,8 @@ from typing import Any, Callable, Protocol
 import torch
 from torch.nn import functional as F
 
-from .core import spline
-from .core.model import KAN
+from kansci.core import spline
+from kansci.core.model import KAN
 
 
 class TrainSettings(Protocol):

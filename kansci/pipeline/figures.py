@@ -31,8 +31,8 @@ from kansci import plots, rundir
 from kansci.core.model import KAN
 from kansci.data import Dataset
 from kansci.errors import ConfigError, RunDirError
-from kansci.pipeline import load_run_data, predict
-from kansci.plot_network import layout
+from kansci.pipeline.common import load_run_data, predict
+from kansci.plots.network import layout
 from kansci.prune import attribution
 
 ALL: tuple[str, ...] = ("network", "edges", "loss", "parity", "pareto")

@@ -1,0 +1,77 @@
+"""The ``kansci`` Typer app: the root callback, the error-mapping ``command`` decorator and ``main``. Thin: parse options -> build a config -> call the pipeline -> render.
+
+Exit codes: 0 ok, 1 runtime failure (FitError, internal error), 2 bad input or usage, 130 interrupted. Results go to
+stdout, progress and logs to stderr. No traceback is printed unless the global ``--debug`` flag is given.
+Config precedence everywhere: schema defaults < YAML file < ``--set a.b=v`` < explicit flags.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Any, Callable, TypeVar
+
+import typer
+
+from kansci import __version__
+from kansci.cli import render
+from kansci.errors import KansciError
+
+__all__ = ["app", "command", "main"]
+
+app = typer.Typer(name="kansci", help="Symbolic regression with Kolmogorov-Arnold Networks: from a CSV to a formula.",
+                  add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# ------------------------------------------------------------------------------------------------ error handling
+_STATE = {"debug": False}        # set by the root callback on every invocation
+# typer's own exit/usage exceptions pass through the guard (typer >= 0.20 vendors click, older ones use click's)
+_PASS_THROUGH = (typer.Exit, typer.Abort, *[c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"])
+
+
+def command(group: typer.Typer, name: str) -> Callable[[F], F]:
+    """Register ``fn`` as ``group``'s command ``name``, mapping exceptions to messages and exit codes."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except _PASS_THROUGH:
+                raise
+            except KeyboardInterrupt:
+                render.err("error: interrupted")
+                raise typer.Exit(130) from None
+            except Exception as exc:  # noqa: BLE001 - the CLI boundary: every failure becomes a message + exit code
+                render.err(render.format_error(exc, debug=_STATE["debug"]))
+                raise typer.Exit(exc.exit_code if isinstance(exc, KansciError) else 1) from None
+
+        group.command(name)(guarded)
+        return fn
+
+    return decorate
+
+
+def main() -> None:
+    """Console-script entry point (``kansci``)."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        render.err("error: interrupted")
+        raise SystemExit(130) from None
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        render.out(f"kansci {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks of errors")] = False,
+) -> None:
+    _STATE["debug"] = debug
+

@@ -1,0 +1,187 @@
+"""The pipeline commands: ``kansci fit``, ``show``, ``symbolify``, ``plot`` and ``run``. Each parses its options into a
+config, calls :mod:`kansci.pipeline`, and renders the result."""
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any, Callable, Iterator, Optional
+
+import typer
+
+from kansci.cli import render
+from kansci.cli.app import app, command
+from kansci.cli.options import (
+    DEFAULT_RUNS,
+    ConfigOpt,
+    RunArg,
+    SetOpt,
+    check_library,
+    json_list,
+    name_list,
+    run_config,
+    width_spec,
+)
+from kansci.config import Config, load_config
+from kansci.errors import RunDirError
+
+
+# ------------------------------------------------------------------------------------------------ commands
+@command(app, "fit")
+def fit(
+    data: Annotated[Optional[Path], typer.Argument(help="CSV file with a header row (or set data.path)")] = None,
+    target: Annotated[Optional[str], typer.Option(help="target column (default: the last column)")] = None,
+    inputs: Annotated[Optional[str], typer.Option(help="input columns a,b,c (default: all others)")] = None,
+    width: Annotated[Optional[str], typer.Option(help="layer widths: 2,5,1 or '[2,[5,2],1]' or auto")] = None,
+    grids: Annotated[Optional[str], typer.Option(help="grid-extension schedule, e.g. 3,5,10")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="optimizer steps per grid stage")] = None,
+    lamb: Annotated[Optional[float], typer.Option(help="sparsity regularization strength")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="run seed")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda")] = None,
+    out: Annotated[Optional[Path], typer.Option(help=f"folder for run directories (default: {DEFAULT_RUNS}/)")] = None,
+    name: Annotated[Optional[str], typer.Option(help="run name (default: the data file's stem)")] = None,
+    test_frac: Annotated[Optional[float], typer.Option(help="fraction of rows held out for testing")] = None,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    resume: Annotated[Optional[Path], typer.Option(
+        help="continue an interrupted run (its own config and data) in a new run directory")] = None,
+) -> None:
+    """Train a KAN on a CSV and write a run directory. Ctrl-C saves a checkpoint; --resume RUN continues it."""
+    from kansci import pipeline
+
+    flags = {"data.path": data, "data.target": target, "data.inputs": name_list(inputs, "--inputs"),
+             "model.width": width_spec(width), "train.grids": json_list(grids, "--grids", "3,5,10"),
+             "train.steps": steps, "train.lamb": lamb, "seed": seed, "model.device": device, "output.dir": out,
+             "output.name": name, "data.test_frac": test_frac}
+    if resume is not None:
+        changed = [k for k, v in flags.items() if v is not None and k not in ("output.dir", "output.name")]
+        if changed or config is not None or sets:
+            raise typer.BadParameter(
+                "--resume continues a run with its own config; only --out and --name may be given "
+                f"(drop {', '.join(changed) or '--config/--set'})", param_hint="--resume")
+        if not (resume / "checkpoint.pt").is_file():
+            raise RunDirError(f"{resume}: no checkpoint.pt to resume from",
+                              "pass a run directory written by an interrupted `kansci fit`")
+        cfg = load_config(resume / "config.yaml", flags={"output.dir": out, "output.name": name})
+    else:
+        cfg = load_config(config, overrides=sets or [], flags=flags, extra_validators=[check_library])
+    stop = pipeline.StopRequest()
+    with render.FitProgress() as progress, _interruptible(stop, progress.log):
+        try:
+            result = pipeline.fit_run(cfg, progress=progress, log=progress.log, stop=stop, resume=resume)
+        except pipeline.FitInterrupted as exc:
+            render.out(f"interrupted: checkpoint saved in {exc.run}")
+            render.out(f"resume with: kansci fit --resume {exc.run}")
+            raise typer.Exit(130) from None
+    render.print_fit(result.run, result.metrics)
+
+
+@contextlib.contextmanager
+def _interruptible(stop: Any, log: Callable[[str], None]) -> Iterator[None]:
+    """First Ctrl-C: finish the current step, save a checkpoint, exit 130. Second Ctrl-C: abort at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:  # noqa: ARG001
+        if stop.requested:
+            raise KeyboardInterrupt
+        stop.requested = True
+        log("interrupt: stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@command(app, "show")
+def show(run: RunArg, out: Annotated[Optional[Path], typer.Option(help="where 'latest' looks")] = None) -> None:
+    """Print a run's summary: config highlights, width, metrics, formula."""
+    from kansci.rundir import load_model, resolve_run
+
+    path = resolve_run(run, out or DEFAULT_RUNS)
+    load_model(path)  # a run whose weights are missing, damaged or unsafe is not reported as fine
+    render.print_run_summary(path, run_config(path, None, None, {}))
+
+
+@command(app, "symbolify")
+def symbolify(
+    run: RunArg,
+    lib: Annotated[Optional[str], typer.Option(help="primitives to try, e.g. sin,cos,x^2 (see `kansci lib list`)")] = None,
+    r2_min: Annotated[Optional[float], typer.Option(help="minimum R² of an edge fit")] = None,
+    complexity_weight: Annotated[Optional[float], typer.Option(help="score penalty per unit of complexity")] = None,
+    prune: Annotated[Optional[bool], typer.Option("--prune/--no-prune", help="prune before symbolic fitting")] = None,
+    node_th: Annotated[Optional[float], typer.Option(help="node attribution threshold for pruning")] = None,
+    edge_th: Annotated[Optional[float], typer.Option(help="edge attribution threshold for pruning")] = None,
+    precision: Annotated[Optional[int], typer.Option(help="significant digits shown (display only)")] = None,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    out: Annotated[Optional[Path], typer.Option(help="where 'latest' looks")] = None,
+) -> None:
+    """Turn a trained run into a closed-form formula (writes RUN/symbolic/)."""
+    from kansci import pipeline
+    from kansci.rundir import resolve_run
+
+    path = resolve_run(run, out or DEFAULT_RUNS)
+    flags = {"symbolic.lib": name_list(lib, "--lib"), "symbolic.r2_min": r2_min,
+             "symbolic.complexity_weight": complexity_weight, "prune.enabled": prune, "prune.node_th": node_th,
+             "prune.edge_th": edge_th, "symbolic.precision": precision}
+    cfg = run_config(path, config, sets, flags)
+    result = pipeline.symbolify_run(path, cfg, log=render.err)
+    render.print_symbolify(result.formula.text, result.metrics, result.files)
+
+
+def _plot(run: Path, cfg: Config, out: Path | None) -> list[Path]:
+    from kansci.pipeline import plot_run  # lazily: matplotlib loads only for commands that draw
+
+    return list(plot_run(run, what=list(cfg.plot.what), formats=list(cfg.plot.format), dpi=cfg.plot.dpi,
+                                 out=out, log=render.err))
+
+
+@command(app, "plot")
+def plot(
+    run: RunArg,
+    what: Annotated[Optional[str], typer.Option(help="figures: network,edges,loss,parity,pareto")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="file formats: png,svg,pdf")] = None,
+    dpi: Annotated[Optional[int], typer.Option(help="resolution of raster figures")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="folder for the figures (default: RUN/figures)")] = None,
+    runs: Annotated[Optional[Path], typer.Option(help="where 'latest' looks")] = None,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+) -> None:
+    """Draw a run's figures and print every path written."""
+    from kansci.rundir import resolve_run
+
+    path = resolve_run(run, runs or DEFAULT_RUNS)
+    flags = {"plot.what": name_list(what, "--what"), "plot.format": name_list(fmt, "--format"), "plot.dpi": dpi}
+    for written in _plot(path, run_config(path, config, sets, flags), out):
+        render.out(str(written))
+
+
+@command(app, "run")
+def run_all(
+    config: Annotated[Path, typer.Argument(help="YAML experiment config (data.path relative to the file)")],
+    sets: SetOpt = None,
+    out: Annotated[Optional[Path], typer.Option(help="folder for run directories")] = None,
+    name: Annotated[Optional[str], typer.Option(help="run name")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="run seed")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda")] = None,
+) -> None:
+    """fit -> symbolify -> plot with one config; prints the formula, the metrics and the run path."""
+    from kansci import pipeline
+
+    flags = {"output.dir": out, "output.name": name, "seed": seed, "model.device": device}
+    cfg = load_config(config, overrides=sets or [], flags=flags, extra_validators=[check_library])
+    with render.FitProgress() as progress:
+        fitted = pipeline.fit_run(cfg, progress=progress, log=progress.log)
+    render.print_fit(fitted.run, fitted.metrics)
+    result = pipeline.symbolify_run(fitted.run, cfg, log=render.err)
+    render.print_symbolify(result.formula.text, result.metrics)
+    written = _plot(fitted.run, cfg, None)
+    render.out(f"figures: {len(written)} file(s) in {fitted.run / 'figures'}")
+    render.out(f"run: {fitted.run}")
+
+

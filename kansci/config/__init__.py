@@ -1,0 +1,19 @@
+"""Experiment configs: the schema (:mod:`.schema`, every key with its default and range), YAML 1.2 reading with a
+line for every key (:mod:`.yaml12`), and layering with error messages that name file, line and key (:mod:`.load`).
+No torch import."""
+from __future__ import annotations
+
+from kansci.config.load import (
+                                ConfigSource,
+                                config_to_dict,
+                                config_to_yaml,
+                                default_config,
+                                line_of,
+                                load_config,
+                                reference_yaml,
+                                resolve_data_path,
+)
+from kansci.config.schema import Config
+
+__all__ = ["Config", "ConfigSource", "config_to_dict", "config_to_yaml", "default_config", "line_of", "load_config",
+           "reference_yaml", "resolve_data_path"]

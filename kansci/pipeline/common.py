@@ -1,0 +1,164 @@
+"""What the pipeline stages share: loading the configured data, the train/validation tensors, the model's
+prediction in original units, metrics, the environment record and the saved config."""
+from __future__ import annotations
+
+import platform
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+
+from kansci import __version__, rundir
+from kansci.config import Config, config_to_yaml, line_of, resolve_data_path
+from kansci.core.model import KAN
+from kansci.data import Dataset, load_dataset
+from kansci.errors import ConfigError, DataError, KansciError, RunDirError
+from kansci.train.loop import StopRequest, TrainData
+
+
+Log = Callable[[str], None]
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+@contextmanager
+def cpu_threads_for(n_rows: int, device: torch.device) -> Iterator[None]:
+    """Run small CPU problems on one thread. Their kernels are tiny (a few thousand rows), and OpenMP's thread
+    hand-offs cost more than they save: measured here, one KAN step took 3.4 ms on 1 thread and 54 ms on 2 threads
+    while the machine's other core was busy. Large problems keep torch's default."""
+    if device.type != "cpu" or n_rows > 20_000:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def split_seed(cfg: Config) -> int:
+    """The data split has its own seed, derived from the run seed unless set explicitly."""
+    return cfg.data.split_seed if cfg.data.split_seed is not None else (cfg.seed * 7919 + 17) % (2**31)
+
+
+def load_data(cfg: Config) -> Dataset:
+    """The configured dataset. A data error about a key that a config file set names that file, line and key."""
+    path = resolve_data_path(cfg)
+    if path is None:
+        raise ConfigError("no data file given", "pass DATA.csv, or set data.path in the config")
+    try:
+        return load_dataset(
+            path, target=cfg.data.target, inputs=cfg.data.inputs, test_frac=cfg.data.test_frac,
+            split_seed=split_seed(cfg), normalize=cfg.data.normalize,
+        )
+    except DataError as exc:
+        raise _located(cfg, _data_key(cfg, exc.message), exc) from None
+
+
+def _data_key(cfg: Config, message: str) -> str:
+    """The config key a data error is about: the named missing column decides between target and inputs."""
+    head = message.split("available", 1)[0]  # ignore the list of available columns
+    if cfg.data.inputs and any(repr(c) in head for c in cfg.data.inputs):
+        return "data.inputs"
+    if cfg.data.target and repr(cfg.data.target) in head:
+        return "data.target"
+    return "data.path"
+
+
+def _located(cfg: Config, key: str, exc: KansciError) -> KansciError:
+    """``exc`` prefixed with ``file:line: key:`` when a config file set ``key``; unchanged otherwise (a value from
+    the command line is named by the error itself)."""
+    source = cfg._source
+    if source is None or source.path is None or source.origin(key)[1][0] != 0:
+        return exc
+    return ConfigError(f"{line_of(cfg, key)}: {key}: {exc.message}", exc.hint)
+
+
+def model_dtype(cfg: Config) -> torch.dtype:
+    return torch.float64 if cfg.model.dtype == "float64" else torch.float32
+
+
+def train_tensors(ds: Dataset, seed: int, dtype: torch.dtype, device: torch.device) -> TrainData:
+    """Normalized train rows split again into fit and validation parts (20%, seeded) for early stopping and
+    architecture choice; the test rows are never used for any decision."""
+    X, y = ds.X_train_norm, ds.y_train_norm
+    n = X.shape[0]
+    perm = np.random.default_rng(seed + 1).permutation(n)
+    n_val = max(1, int(round(0.2 * n)))
+    val, fit = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+
+    def t(a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)
+
+    return TrainData(t(X[fit]), t(y[fit])[:, None], t(X[val]), t(y[val])[:, None])
+
+
+def predict(model: KAN, ds: Dataset, X: np.ndarray) -> np.ndarray:
+    """Model prediction in ORIGINAL units for X (n, d) in original units -> (n,)."""
+    xn = torch.as_tensor(ds.x_norm.apply(X), dtype=model.dtype, device=model.device)
+    with torch.no_grad():
+        out = model(xn)[:, 0].double().cpu().numpy()
+    return ds.y_norm.undo(out[:, None])[:, 0]
+
+
+def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    resid = y - pred
+    sst = float(np.sum((y - y.mean()) ** 2))
+    return {
+        "rmse": float(np.sqrt(np.mean(resid**2))),
+        "r2": float(1 - np.sum(resid**2) / sst) if sst > 0 else float("nan"),
+    }
+
+
+def model_metrics(model: KAN, ds: Dataset) -> dict[str, float]:
+    train = regression_metrics(ds.y_train, predict(model, ds, ds.X_train))
+    test = regression_metrics(ds.y_test, predict(model, ds, ds.X_test))
+    return {"train_rmse": train["rmse"], "train_r2": train["r2"], "test_rmse": test["rmse"], "test_r2": test["r2"]}
+
+
+def environment() -> dict[str, str]:
+    return {"kansci": __version__, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
+def build_model(cfg: Config, width: Any, device: torch.device, *, mult_arity: int | None = None) -> KAN:
+    m = cfg.model
+    return KAN(
+        width, grid=cfg.train.grids[0], k=m.k, mult_arity=mult_arity or m.mult_arity, grid_range=tuple(m.grid_range),
+        grid_eps=m.grid_eps, base_fun=m.base_fun, init_noise=m.init_noise, seed=cfg.seed, dtype=model_dtype(cfg),
+        device=device,
+    )
+
+
+def check_width(cfg: Config, ds: Dataset) -> None:
+    """An explicit ``model.width`` must have the data's number of inputs and one output."""
+    if cfg.model.width == "auto":
+        return
+    width = [list(w) if isinstance(w, tuple) else w for w in cfg.model.width]
+    if width[0] != ds.n_inputs or width[-1] != 1:
+        raise _located(cfg, "model.width", ConfigError(
+            f"model.width {width} does not match the data: {ds.n_inputs} inputs and 1 target",
+            f"use width [{ds.n_inputs}, ..., 1], or width: auto",
+        ))
+
+
+def write_config(run: Path, cfg: Config) -> None:
+    saved = cfg.model_copy(deep=True)
+    data_path = resolve_data_path(cfg)
+    if data_path is not None:  # absolute, so re-running RUN/config.yaml finds the same file
+        saved.data.path = str(data_path.resolve())
+    rundir.write_text(run / "config.yaml", config_to_yaml(saved))
+
+
+def load_run_data(run: Path) -> Dataset:
+    """The dataset of a run (values from ``data.npz``, split and normalization from ``dataset.json``)."""
+    meta = rundir.read_json(run, "dataset.json")
+    arrays = rundir.load_arrays(run / "data.npz")
+    try:
+        return Dataset.from_json(meta, arrays["X"], arrays["y"])
+    except Exception as exc:
+        raise RunDirError(f"{run / 'dataset.json'}: inconsistent with data.npz ({exc})", "re-run `kansci fit`") from exc

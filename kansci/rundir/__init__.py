@@ -1,0 +1,23 @@
+"""Run directories, the central artifact: :mod:`.store` is their only reader and writer (layout, models, arrays),
+:mod:`.atomic` writes every file by temp name and rename (no torch import).
+
+``from kansci import rundir; rundir.write_json(...)`` reaches both modules; names resolve on first use, so importing
+:mod:`kansci.rundir.atomic` alone never loads torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_ATOMIC = ("write_bytes", "write_text", "write_json", "write_csv_rows")
+_STORE = ("sanitize_name", "new_run_dir", "check_out_dir", "remove_run_dir", "save_tensors", "save_arrays",
+          "load_arrays", "read_json", "load_tensors", "resolve_run", "save_model", "load_model")
+__all__ = [*_ATOMIC, *_STORE]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ATOMIC:
+        return getattr(importlib.import_module("kansci.rundir.atomic"), name)
+    if name in _STORE:
+        return getattr(importlib.import_module("kansci.rundir.store"), name)
+    raise AttributeError(f"module 'kansci.rundir' has no attribute {name!r}")
