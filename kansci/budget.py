@@ -1,10 +1,34 @@
-"""A wall-clock limit for sympy calls that can run for minutes (simplify, expand). No torch import."""
+"""Wall-clock budgets, the one implementation of the deadline check. No torch import.
+
+A deadline is a ``time.perf_counter()`` value, or ``None`` for no limit. Long loops (training stages, the
+architecture search, edge fitting, constant snapping, candidate formulas) check :func:`expired` between units of
+work and return their best result so far. :func:`time_limit` bounds a single sympy call that cannot check a deadline
+itself (``simplify``, ``expand``).
+"""
 from __future__ import annotations
 
 import signal
 import threading
+import time
 from contextlib import contextmanager
 from typing import Iterator
+
+__all__ = ["deadline_after", "expired", "remaining", "time_limit"]
+
+
+def deadline_after(seconds: float | None) -> float | None:
+    """The deadline ``seconds`` from now; ``None`` (no limit) for ``None`` or 0."""
+    return time.perf_counter() + seconds if seconds else None
+
+
+def expired(deadline: float | None) -> bool:
+    """True once ``deadline`` has passed; never for ``None``."""
+    return deadline is not None and time.perf_counter() > deadline
+
+
+def remaining(deadline: float | None) -> float:
+    """Seconds left before ``deadline`` (0 once passed); ``inf`` for ``None``."""
+    return float("inf") if deadline is None else max(0.0, deadline - time.perf_counter())
 
 
 @contextmanager
@@ -15,7 +39,7 @@ def time_limit(seconds: float) -> Iterator[None]:
         yield
         return
 
-    def handler(signum: int, frame: object) -> None:  # noqa: ARG001
+    def handler(signum: int, frame: object) -> None:  # noqa: ARG001 (signal handler signature)
         raise TimeoutError
 
     old = signal.signal(signal.SIGALRM, handler)
