@@ -17,7 +17,8 @@ from kansci import rundir
 from kansci.config import Config, load_config
 from kansci.core.model import KAN
 from kansci.data import Dataset, dataset_from_arrays
-from kansci.pipeline import fit_run, load_run_data, predict
+from kansci.metrics import r2_score
+from kansci.pipeline import fit_run, load_run_data, predict, split_seed
 
 
 @dataclass
@@ -116,7 +117,7 @@ class KANRegressor:
         cfg = self._config()
         ds = dataset_from_arrays(np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64),
                                  input_names=feature_names, target_name=target_name, test_frac=cfg.data.test_frac,
-                                 split_seed=cfg.seed, normalize=cfg.data.normalize)
+                                 split_seed=split_seed(cfg), normalize=cfg.data.normalize)
         result = fit_run(cfg, dataset=ds)
         self.run_dir_, self.model_, self.dataset_ = result.run, result.model, result.dataset
         self.metrics_, self.history_ = result.metrics, result.history
@@ -138,6 +139,5 @@ class KANRegressor:
         return predict(self.model_, self.dataset_, X)
 
     def score(self, X: Any, y: Any) -> float:
-        y = np.asarray(y, dtype=np.float64)
-        resid = y - self.predict(X)
-        return float(1 - np.sum(resid**2) / np.sum((y - y.mean()) ** 2))
+        """R² of :meth:`predict` on ``X`` against ``y`` (see :func:`kansci.metrics.r2_score`)."""
+        return r2_score(np.asarray(y, dtype=np.float64), self.predict(X))

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import sympy
 
+from kansci.atomic import write_text
 from kansci.bench import report, scoring
 from kansci.bench.executor import Limits, Mark, make_executor, supervise
 from kansci.data import Dataset, fit_normalization
@@ -199,7 +200,7 @@ def _check_settings(out: Path, settings: dict[str, Any], resume: bool) -> None:
             shown = ", ".join(f"{k} {old.get(k)} -> {settings[k]}" for k in diff)
             raise ConfigError(f"{path}: --resume with different settings ({shown})",
                               "resume with the same options, or benchmark into a new --out folder")
-    report.write_text(path, json.dumps(settings, indent=2) + "\n")
+    write_text(path, json.dumps(settings, indent=2) + "\n")
 
 
 def run_feynman_bench(*, ids: Sequence[str] | None = None, srbench: bool = False, limit: int | None = None,
@@ -241,5 +242,5 @@ def run_feynman_bench(*, ids: Sequence[str] | None = None, srbench: bool = False
     wanted = set(keys)
     rows = [r for r in report.read_rows(results) if (r["id"], r["seed"]) in wanted]
     text = report.summary_markdown(rows, {**settings, "seeds": seeds}, command)
-    summary = report.write_text(out / "summary.md", text)
+    summary = write_text(out / "summary.md", text)
     return BenchSummary(text, rows, out, results, summary, ran=len(tasks), skipped=len(keys) - len(tasks), keys=keys)

@@ -7,7 +7,6 @@ import io
 import math
 import os
 import statistics
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -60,24 +59,6 @@ def _parse(key: str, text: str) -> Any:
     except ValueError:
         return None
     return text
-
-
-def write_text(path: Path, text: str) -> Path:
-    """Write ``text`` via a temp file in the same folder and an atomic rename (like :mod:`kansci.rundir`, which is
-    not used here because it imports torch; the benchmark's parent process needs none)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def append_row(path: Path, row: Mapping[str, Any]) -> None:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import keyword
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import sympy
 
+from kansci.atomic import write_text
 from kansci.data.formula_text import parse_formula
 from kansci.errors import DataError, FormulaError
 
@@ -195,24 +195,18 @@ def make_dataset(formula: str, ranges: Mapping[str, tuple[float, float]] | Seque
 # ------------------------------------------------------------------------------------------------- CSV output
 def write_csv(path: Path, names: Sequence[str], X: np.ndarray, y: np.ndarray, target: str) -> None:
     """Write ``names + [target]`` as the header, then rows of ``X`` (n, d) and ``y`` (n,) with ``repr`` floats (the
-    shortest text that round-trips float64 exactly). Written to a temp file in the same folder, then renamed."""
+    shortest text that round-trips float64 exactly). Written atomically (:mod:`kansci.atomic`)."""
     path = Path(path)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if X.ndim != 2 or y.shape != (X.shape[0],) or len(names) != X.shape[1]:
         raise DataError(f"{path}: shapes do not match: X {X.shape}, y {y.shape}, {len(names)} names",
                         "pass X of shape (n, d), y of shape (n,) and d names")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow([*names, target])
-            for row, value in zip(X.tolist(), y.tolist()):
-                writer.writerow([repr(v) for v in row] + [repr(value)])
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([*names, target])
+    for row, value in zip(X.tolist(), y.tolist()):
+        writer.writerow([repr(v) for v in row] + [repr(value)])
+    write_text(path, buf.getvalue())
 
 

@@ -1,8 +1,8 @@
-"""Run directories, the central artifact: :mod:`.store` is their only reader and writer (layout, models, arrays),
-:mod:`.atomic` writes every file by temp name and rename (no torch import).
+"""Run directories, the central artifact: :mod:`.store` is their only reader and writer (layout, models, arrays);
+every file goes through :mod:`kansci.atomic`.
 
-``from kansci import rundir; rundir.write_json(...)`` reaches both modules; names resolve on first use, so importing
-:mod:`kansci.rundir.atomic` alone never loads torch.
+``from kansci import rundir; rundir.write_json(...)`` reaches both; names resolve on first use, so writing a JSON file
+through this package does not load torch.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ __all__ = [*_ATOMIC, *_STORE]
 
 def __getattr__(name: str) -> Any:
     if name in _ATOMIC:
-        return getattr(importlib.import_module("kansci.rundir.atomic"), name)
+        return getattr(importlib.import_module("kansci.atomic"), name)
     if name in _STORE:
         return getattr(importlib.import_module("kansci.rundir.store"), name)
     raise AttributeError(f"module 'kansci.rundir' has no attribute {name!r}")

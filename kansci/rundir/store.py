@@ -6,7 +6,7 @@ Layout::
         config.yaml dataset.json model.json model.pt history.csv metrics.json
         symbolic/  figures/  checkpoint.pt (interrupted runs only)
 
-Every file is written through :mod:`kansci.rundir.atomic`, so a reader never sees a half-written file. Run names are sanitized to one safe path component; a run directory is reserved with an atomic
+Every file is written through :mod:`kansci.atomic`, so a reader never sees a half-written file. Run names are sanitized to one safe path component; a run directory is reserved with an atomic
 ``mkdir``, so two runs started in the same second with the same name get distinct directories.
 Models are saved as ``model.json`` (architecture as data) + ``model.pt`` (a plain ``state_dict``) and loaded with
 ``torch.load(weights_only=True)``: a pickle that would run code is refused.
@@ -25,9 +25,9 @@ from typing import Any
 
 import torch
 
+from kansci.atomic import write_bytes, write_json
 from kansci.core.model import KAN
 from kansci.errors import RunDirError
-from kansci.rundir.atomic import write_bytes, write_json
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
 

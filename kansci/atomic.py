@@ -1,5 +1,7 @@
-"""Atomic file writes: every file is written to a temporary name in the same folder and renamed into place, so a
-reader never sees a half-written file. No torch import (the benchmark report uses it too)."""
+"""Atomic file writes, the one implementation: every file is written to a temporary name in the same folder,
+flushed to disk, and renamed into place, so a reader never sees a half-written file and a crash leaves either the old
+file or the new one. A base layer with no torch import: run directories, CSV files written by ``dataset make`` and
+the benchmark's report all write through it."""
 from __future__ import annotations
 
 import csv
