@@ -100,7 +100,8 @@ def _interruptible(stop: Any, log: Callable[[str], None]) -> Iterator[None]:
 @command(app, "show")
 def show(run: RunArg, out: Annotated[Optional[Path], typer.Option(help="where 'latest' looks")] = None) -> None:
     """Print a run's summary: config highlights, width, metrics, formula."""
-    from kansci.rundir import load_model, resolve_run
+    from kansci.pipeline.common import load_model
+    from kansci.rundir import resolve_run
 
     path = resolve_run(run, out or DEFAULT_RUNS)
     load_model(path)  # a run whose weights are missing, damaged or unsafe is not reported as fine

@@ -15,8 +15,9 @@ from kansci.config import Config, config_to_yaml, line_of, resolve_data_path
 from kansci.core.model import KAN
 from kansci.data import Dataset, load_dataset
 from kansci.errors import ConfigError, DataError, KansciError, RunDirError
-from kansci.train.loop import StopRequest, TrainData
-
+from kansci.metrics import regression_metrics
+from kansci.symbolic.primitives import Primitive, build_library, default_library
+from kansci.train.loop import TrainData
 
 Log = Callable[[str], None]
 
@@ -106,15 +107,6 @@ def predict(model: KAN, ds: Dataset, X: np.ndarray) -> np.ndarray:
     return ds.y_norm.undo(out[:, None])[:, 0]
 
 
-def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    resid = y - pred
-    sst = float(np.sum((y - y.mean()) ** 2))
-    return {
-        "rmse": float(np.sqrt(np.mean(resid**2))),
-        "r2": float(1 - np.sum(resid**2) / sst) if sst > 0 else float("nan"),
-    }
-
-
 def model_metrics(model: KAN, ds: Dataset) -> dict[str, float]:
     train = regression_metrics(ds.y_train, predict(model, ds, ds.X_train))
     test = regression_metrics(ds.y_test, predict(model, ds, ds.X_test))
@@ -162,3 +154,20 @@ def load_run_data(run: Path) -> Dataset:
         return Dataset.from_json(meta, arrays["X"], arrays["y"])
     except Exception as exc:
         raise RunDirError(f"{run / 'dataset.json'}: inconsistent with data.npz ({exc})", "re-run `kansci fit`") from exc
+
+
+def resolve_primitive(row: dict[str, Any]) -> Primitive:
+    """A stored symbolic edge's primitive: a built-in by name, or a custom one rebuilt from its stored spec."""
+    lib = default_library()
+    name = row["primitive"]
+    if name in lib and row.get("expr", lib[name].expr) == lib[name].expr:
+        return lib[name]
+    spec = row.get("spec")
+    if not spec:
+        raise ValueError(f"symbolic edge uses unknown primitive {name!r} and stores no definition")
+    return build_library([], [spec])[name]
+
+
+def load_model(run: Path, name: str = "model", device: str | torch.device = "cpu") -> KAN:
+    """A run's model (``model``) or its symbolified model (``run / "symbolic"``), symbolic edges included."""
+    return rundir.load_model(run, name, device, resolve_primitive=resolve_primitive)

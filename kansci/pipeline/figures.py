@@ -31,7 +31,7 @@ from kansci import plots, rundir
 from kansci.core.model import KAN
 from kansci.data import Dataset
 from kansci.errors import ConfigError, RunDirError
-from kansci.pipeline.common import load_run_data, predict
+from kansci.pipeline.common import load_model, load_run_data, predict
 from kansci.plots.network import layout
 from kansci.prune import attribution
 
@@ -86,14 +86,14 @@ class RunContents:
 def load_contents(run: Path) -> RunContents:
     """Load model, data and (when ``symbolic/model.json`` exists) the symbolic model and ``formula.json``."""
     run = rundir.resolve_run(run)
-    model = rundir.load_model(run)
+    model = load_model(run)
     ds = load_run_data(run)
     if model.n_in != ds.n_inputs:
         raise RunDirError(f"{run / 'model.json'}: model has {model.n_in} inputs but dataset.json lists "
                           f"{ds.n_inputs}", "model.json and dataset.json come from different runs; re-run `kansci fit`")
     contents = RunContents(run, model, ds)
     if (run / "symbolic" / "model.json").is_file():
-        contents.sym_model = rundir.load_model(run / "symbolic")
+        contents.sym_model = load_model(run / "symbolic")
         contents.formula = rundir.read_json(run / "symbolic", "formula.json")
         if not isinstance(contents.formula, dict):
             raise RunDirError(f"{run / 'symbolic' / 'formula.json'}: not a JSON object", "re-run `kansci symbolify`")

@@ -10,6 +10,7 @@ from typing import Any, Callable
 import torch
 
 from kansci import rundir
+from kansci.budget import deadline_after
 from kansci.config import Config
 from kansci.core.model import KAN, choose_device
 from kansci.data import Dataset
@@ -80,7 +81,7 @@ def fit_run(
     torch.manual_seed(cfg.seed)
     data = train_tensors(ds, cfg.seed, model_dtype(cfg), device)
     t0 = time.perf_counter()
-    deadline = t0 + cfg.train.time_limit_s if cfg.train.time_limit_s else None
+    deadline = deadline_after(cfg.train.time_limit_s)
     model: KAN | None = None
     try:
         with cpu_threads_for(ds.n_rows, device):

@@ -18,7 +18,9 @@ from kansci import rundir
 from kansci.config import Config
 from kansci.core.model import resolve_device
 from kansci.errors import FitError
-from kansci.pipeline.common import cpu_threads_for, load_run_data, predict, regression_metrics, train_tensors
+from kansci.budget import deadline_after, expired
+from kansci.metrics import regression_metrics
+from kansci.pipeline.common import cpu_threads_for, load_model, load_run_data, predict, train_tensors
 from kansci.prune import PruneReport, apply_masks, attribution
 from kansci.symbolic.exports import Formula, make_symbols
 from kansci.symbolic.formula import assemble, final_simplify, polish, snap_constants, tidy
@@ -48,8 +50,8 @@ def symbolify_run(run: Path, cfg: Config, *, log: Callable[[str], None] = lambda
 def _symbolify(run: Path, cfg: Config, ds, device, library, log) -> SymbolifyResult:
     t0 = time.perf_counter()
     sym = cfg.symbolic
-    deadline = t0 + sym.time_limit_s if sym.time_limit_s else None
-    model = rundir.load_model(run, device=device)
+    deadline = deadline_after(sym.time_limit_s)
+    model = load_model(run, device=device)
     data = train_tensors(ds, cfg.seed, model.dtype, device)
     torch.manual_seed(cfg.seed)
 
@@ -91,7 +93,7 @@ def _symbolify(run: Path, cfg: Config, ds, device, library, log) -> SymbolifyRes
         shortlist.append(simplest)
     candidates = []
     for f in shortlist:
-        if candidates and deadline is not None and time.perf_counter() > deadline:
+        if candidates and expired(deadline):
             log("symbolic.time_limit_s reached: no further candidate formulas")
             break
         _apply_assignment(model, f, library)
@@ -122,7 +124,7 @@ def _symbolify(run: Path, cfg: Config, ds, device, library, log) -> SymbolifyRes
                "chosen": c is best} for c in candidates]
     snapped = {tuple(c["assignment"]["primitives"]) for c in candidates}
     for f in front:
-        if tuple(f["primitives"]) in snapped or (deadline is not None and time.perf_counter() > deadline):
+        if tuple(f["primitives"]) in snapped or expired(deadline):
             continue
         _apply_assignment(model, f, library)
         raw = Formula(assemble(model, symbols, ds.x_norm.shift, ds.x_norm.scale, float(ds.y_norm.shift[0]),
@@ -171,7 +173,7 @@ def _metrics(formula: Formula, model, ds) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for part, X, y in (("train", ds.X_train, ds.y_train), ("test", ds.X_test, ds.y_test)):
         pred = formula(X)
-        m = regression_metrics(y, pred) if np.all(np.isfinite(pred)) else {"rmse": float("inf"), "r2": float("-inf")}
+        m = regression_metrics(y, pred)
         out[f"formula_{part}_rmse"], out[f"formula_{part}_r2"] = m["rmse"], m["r2"]
     diff = formula(ds.X_test) - predict(model, ds, ds.X_test)
     out["formula_vs_model_rmse"] = float(np.sqrt(np.mean(diff**2)))

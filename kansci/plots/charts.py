@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from kansci.metrics import r2_finite
 from kansci.plots._base import SERIES_COLORS, SYMBOLIC_COLOR, new_figure, plain, short, styled
 
 
@@ -50,22 +51,6 @@ def loss_figure(steps: np.ndarray, train_loss: np.ndarray, test_loss: np.ndarray
     return fig
 
 
-def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, int]:
-    """Coefficient of determination ``1 - SS_res / SS_tot`` over pairs where both are finite.
-
-    ``y_true``, ``y_pred``: (n,). Returns (R², number of pairs left out); R² is nan when fewer than two pairs remain
-    or ``y_true`` is constant on them.
-    """
-    ok = np.isfinite(y_true) & np.isfinite(y_pred)
-    yt, yp = y_true[ok], y_pred[ok]
-    if yt.size < 2:
-        return math.nan, int((~ok).sum())
-    ss_tot = float(np.sum((yt - yt.mean()) ** 2))
-    if ss_tot == 0.0:
-        return math.nan, int((~ok).sum())
-    return 1.0 - float(np.sum((yt - yp) ** 2)) / ss_tot, int((~ok).sum())
-
-
 @styled
 def parity_figure(y_true: np.ndarray, predictions: Mapping[str, np.ndarray], *, target_name: str = "y") -> Figure:
     """Predicted against true target on the test set. ``y_true``: (n,); each prediction: (n,), keyed by its label.
@@ -81,7 +66,7 @@ def parity_figure(y_true: np.ndarray, predictions: Mapping[str, np.ndarray], *, 
         pred = np.asarray(pred, dtype=float).ravel()
         if pred.shape != y_true.shape:
             raise ValueError(f"prediction '{label}' has {pred.size} values for {y_true.size} targets")
-        r2, dropped = r2_score(y_true, pred)
+        r2, dropped = r2_finite(y_true, pred)
         text = f"{label} (R²={r2:.5f}" + (f", {dropped} non-finite)" if dropped else ")")
         ax.scatter(y_true, pred, s=size, alpha=0.55, color=SERIES_COLORS[k % len(SERIES_COLORS)],
                    edgecolors="none", label=plain(text), zorder=2 + k)

@@ -21,7 +21,7 @@ import re
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -152,26 +152,20 @@ def save_model(run: Path, model: KAN, name: str = "model") -> None:
     write_json(Path(run) / f"{name}.json", model.spec())
 
 
-def _resolve_primitive(row: dict[str, Any]):
-    """A symbolic edge's primitive from its stored data: a built-in by name, or a custom one from its spec."""
-    from kansci.symbolic.primitives import build_library, default_library
+def load_model(run: Path, name: str = "model", device: str | torch.device = "cpu", *,
+               resolve_primitive: Callable[[dict[str, Any]], Any] | None = None) -> KAN:
+    """Rebuild a KAN from ``<name>.json`` + ``<name>.pt``; architecture mismatches are RunDirErrors.
 
-    lib = default_library()
-    name = row["primitive"]
-    if name in lib and row.get("expr", lib[name].expr) == lib[name].expr:
-        return lib[name]
-    spec = row.get("spec")
-    if not spec:
-        raise ValueError(f"symbolic edge uses unknown primitive {name!r} and stores no definition")
-    return build_library([], [spec])[name]
-
-
-def load_model(run: Path, name: str = "model", device: str | torch.device = "cpu") -> KAN:
-    """Rebuild a KAN from ``<name>.json`` + ``<name>.pt``; architecture mismatches are RunDirErrors."""
+    ``resolve_primitive`` turns a stored symbolic edge (``{"primitive": name, ...}``) back into its primitive; the
+    pipeline passes the symbolic library's. Without it, a model with symbolic edges is refused."""
     run = Path(run)
     spec = read_json(run, f"{name}.json")
+
+    def no_primitives(row: dict[str, Any]) -> Any:
+        raise ValueError(f"symbolic edge {row.get('primitive')!r} needs the primitive library to load")
+
     try:
-        model = KAN.from_spec(spec, _resolve_primitive, device=device)
+        model = KAN.from_spec(spec, resolve_primitive or no_primitives, device=device)
     except (KeyError, TypeError, ValueError) as exc:
         raise RunDirError(f"{run / (name + '.json')}: invalid architecture ({exc})", "re-run `kansci fit`") from exc
     state = load_tensors(run / f"{name}.pt")

@@ -35,6 +35,7 @@ from typing import Any, Callable, Protocol
 import torch
 from torch.nn import functional as F
 
+from kansci.budget import expired
 from kansci.core import spline
 from kansci.core.model import KAN
 
@@ -375,7 +376,7 @@ def train_stage(
                 "slow_steps": slow,
                 "generator": generator.get_state(), "rows": hist.rows, "events": hist.events,
             })
-        if not stop_now and deadline is not None and time.perf_counter() > deadline:
+        if not stop_now and expired(deadline):
             hist.events.append({"step": step, "event": "time-limit", "detail": "train.time_limit_s reached"})
             stop_now = True
         if stop_now:
@@ -416,7 +417,7 @@ def fit(
     for s, G in enumerate(cfg.grids):
         if s < first:
             continue
-        if deadline is not None and time.perf_counter() > deadline and hist.rows:
+        if expired(deadline) and hist.rows:
             break
         inner = resume["inner"] if resume is not None and s == first else None
         if inner is None and (G != model.G or s == 0):

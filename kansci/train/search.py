@@ -23,11 +23,11 @@ plateaus can precede the descent that decides such a rung.
 from __future__ import annotations
 
 import copy
-import time
 from typing import Any, Callable
 
 import torch
 
+from kansci.budget import expired
 from kansci.core.model import KAN
 from kansci.train.loop import (
     CONVERGED_STEPS,
@@ -108,11 +108,11 @@ def search_architecture(
         for width, arity in rungs[len(tried):]:
             if tried and tried[-1][2]["val_r2"] >= accept_r2:
                 break
-            if tried and deadline is not None and time.perf_counter() > deadline:
+            if tried and expired(deadline):
                 log("architecture search: train.time_limit_s reached, no further rungs")
                 break
             model, hist, row = screen(width, arity, full)
-            if not full and _borderline(model, hist, row["val_r2"], accept_r2) and not _past(deadline):
+            if not full and _borderline(model, hist, row["val_r2"], accept_r2) and not expired(deadline):
                 log(f"architecture {row['width']}: converged at validation R2 = {row['val_r2']:.8f}, just short; "
                     "screening it again without stopping at convergence")
                 full = True
@@ -151,9 +151,6 @@ def _borderline(model: KAN, hist: History, r2: float, accept_r2: float) -> bool:
     converged = any(e["event"] == "converged" for e in hist.events)
     return converged and not is_linear(model) and r2 < accept_r2 and 1 - r2 <= BORDERLINE * (1 - accept_r2)
 
-
-def _past(deadline: float | None) -> bool:
-    return deadline is not None and time.perf_counter() > deadline
 
 
 def _history(saved: dict[str, Any]) -> History:
