@@ -8,8 +8,9 @@ Scores flow back from the outputs (score 1 each). For layer ``l`` with per-edge 
 where ``S_{l+1}(j)`` is the score of subnode ``j`` (a sum node's own score; every factor of a multiplication node
 gets the node's score). Scores are fractions of the output's attribution, in [0, 1]; input scores are ``A_0``.
 Pruning masks edges below ``edge_th``, hidden nodes below ``node_th`` (all their edges) and inputs below
-``input_th``, then briefly re-fits the remaining numeric edges. Masks are consistent: every edge touching a removed
-node or input is masked, and nothing downstream of a dead node stays active.
+``input_th``. Masks are consistent: every edge touching a removed node or input is masked, and nothing downstream of a
+dead node stays active. This module only scores and masks; the caller (:mod:`kansci.pipeline.symbolify`) re-fits the
+remaining edges and fills in the report's validation losses before and after.
 """
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ class PruneReport:
     removed_edges: list[dict[str, Any]] = field(default_factory=list)
     removed_nodes: list[dict[str, Any]] = field(default_factory=list)
     removed_inputs: list[dict[str, Any]] = field(default_factory=list)
-    loss_before: float | None = None
-    loss_after: float | None = None
+    loss_before: float | None = None  # validation MSE (normalized units) before masking; set by the caller
+    loss_after: float | None = None  # the same after masking and the re-fit
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -128,3 +128,23 @@ def test_grid_from_samples_mixes_uniform_and_quantile():
     torch.testing.assert_close(uni, torch.linspace(0, 1, G + 1))
     torch.testing.assert_close(ada, torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0]) ** 3)
     torch.testing.assert_close(mix, 0.25 * uni + 0.75 * ada)
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_all_orders_mode_gives_second_derivatives_matching_scipy(k):
+    """Inside derivatives_of_all_orders the basis is plain autograd: its second x-derivative (autograd twice) is
+    scipy's BSpline second derivative, and its values equal the default path's."""
+    G = 7
+    grid = spline.uniform_grid(torch.tensor([-1.0], dtype=torch.float64), torch.tensor([1.0], dtype=torch.float64), G, k)
+    x = torch.linspace(-0.97, 0.97, 53, dtype=torch.float64)[:, None].requires_grad_(True)
+    coef = torch.randn(G + k, generator=torch.Generator().manual_seed(k), dtype=torch.float64)
+    with spline.derivatives_of_all_orders():
+        y = spline.bspline_basis(x, grid, k)[:, 0, :] @ coef
+        (d1,) = torch.autograd.grad(y.sum(), x, create_graph=True)
+        (d2,) = torch.autograd.grad(d1.sum(), x)
+    ref = BSpline(grid[0].numpy(), coef.numpy(), k)
+    xs = x.detach().numpy()[:, 0]
+    np.testing.assert_allclose(y.detach().numpy(), ref(xs), atol=1e-12)
+    np.testing.assert_allclose(d2.numpy()[:, 0], ref.derivative(2)(xs), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(spline.bspline_basis(x.detach(), grid, k)[:, 0, :].numpy() @ coef.numpy(), ref(xs),
+                               atol=1e-12)

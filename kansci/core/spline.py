@@ -19,6 +19,10 @@ flat index (autograd never stores the recursion's intermediates or a dense deriv
 """
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 from kansci.core import spline_kernel
@@ -28,6 +32,7 @@ __all__ = [
     "extend_grid",
     "grid_from_samples",
     "bspline_basis",
+    "derivatives_of_all_orders",
     "basis_backend",
     "coef_from_curve",
     "spline_eval",
@@ -187,9 +192,28 @@ def bspline_basis(x: torch.Tensor, grid: torch.Tensor, k: int) -> torch.Tensor:
     Differentiable with respect to ``x`` (analytic derivative), not with respect to the grid.
     """
     assert x.dim() == 2 and grid.dim() == 2 and x.shape[1] == grid.shape[0], (x.shape, grid.shape)
+    if getattr(_ORDERS, "all", False):
+        N, _, s = _local(x, grid, k, False)  # plain torch operations: autograd differentiates them to any order
+        return _dense(N, s, grid.shape[1] - k - 1)[0]
     if k >= 1 and spline_kernel.usable(x):
         return spline_kernel.basis_with_kernel(x, grid, k)
     return _Basis.apply(x, grid, k)
+
+
+_ORDERS = threading.local()
+
+
+@contextmanager
+def derivatives_of_all_orders() -> Iterator[None]:
+    """Inside this block (in this thread), :func:`bspline_basis` is built from plain torch operations, so autograd
+    gives second and higher derivatives of a network with respect to its inputs, as the structure tests need. The
+    default paths have an analytic first-order backward only, which is faster for training."""
+    before = getattr(_ORDERS, "all", False)
+    _ORDERS.all = True
+    try:
+        yield
+    finally:
+        _ORDERS.all = before
 
 
 def basis_backend(x: torch.Tensor) -> str:

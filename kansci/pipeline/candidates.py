@@ -1,0 +1,46 @@
+"""Candidate formulas, whichever path proposed them: tidy, refit the constants on the training rows, snap them to
+simple values, refit again, and score. The same treatment for every candidate makes their scores comparable.
+
+Score: ``log10(NMSE on the training rows + 1e-15) + FORMULA_NODE_WEIGHT × expression nodes`` (lower is better). A
+formula that cannot be evaluated everywhere scores ``inf``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import sympy
+
+from kansci.config import Config
+from kansci.data import Dataset
+from kansci.symbolic.exports import Formula
+from kansci.symbolic.formula import final_simplify, polish, snap_constants, tidy
+
+__all__ = ["FORMULA_NODE_WEIGHT", "finish", "score"]
+
+FORMULA_NODE_WEIGHT = 0.05
+
+
+def score(nmse: float, complexity: int) -> float:
+    return math.log10(nmse + 1e-15) + FORMULA_NODE_WEIGHT * complexity if math.isfinite(nmse) else math.inf
+
+
+def finish(raw: sympy.Expr, ds: Dataset, symbols: list[sympy.Symbol], cfg: Config,
+           deadline: float | None = None) -> dict[str, Any]:
+    """``raw`` (in ``symbols``, original units) -> ``{"formula", "nmse", "score", "stages", "snaps"}``."""
+    sym = cfg.symbolic
+    X_fit, y_fit = ds.X_train, ds.y_train
+    stages = [("assembled", raw)]
+    expr = tidy(raw, sym.simplify_timeout_s)
+    expr, nmse = polish(expr, symbols, X_fit, y_fit)
+    stages.append(("polished", expr))
+    snaps: list[dict] = []
+    if sym.snap:
+        expr, _, snaps = snap_constants(expr, symbols, X_fit, y_fit, tol=sym.snap_tol,
+                                        timeout_s=sym.simplify_timeout_s, deadline=deadline)
+        expr = final_simplify(expr, sym.simplify_timeout_s)
+        expr, nmse = polish(expr, symbols, X_fit, y_fit)
+        stages.append(("snapped", expr))
+    formula = Formula(expr, list(ds.input_names), ds.target_name)
+    return {"formula": formula, "nmse": nmse, "score": score(nmse, formula.complexity()), "stages": stages,
+            "snaps": snaps}

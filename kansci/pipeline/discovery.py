@@ -1,0 +1,77 @@
+"""Structure-first discovery on a trained run: the network becomes the surrogate of :mod:`kansci.discover`, whose
+candidates are finished like every other candidate formula.
+
+Calibration (both from the network's own error on the validation rows, ``val_nmse``):
+- structure tests pass below ``calibrated_tolerance(val_nmse)`` (see :mod:`kansci.discover.structure`);
+- a formula is *verified* when its NMSE on the training rows is at most ``ACCEPT_FACTOR × val_nmse`` (floor
+  ``ACCEPT_FLOOR``): it explains the data at least about as well as the network does. A verified formula ends the
+  search, and the slower direct fit is skipped.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy
+import torch
+
+from kansci.config import Config
+from kansci.core.model import KAN
+from kansci.data import Dataset
+from kansci.discover.engine import Engine
+from kansci.discover.structure import calibrated_tolerance
+from kansci.discover.surrogate import from_kan
+from kansci.pipeline.candidates import finish
+from kansci.train.loop import TrainData
+
+__all__ = ["ACCEPT_FACTOR", "ACCEPT_FLOOR", "Discovery", "discover", "network_nmse"]
+
+ACCEPT_FACTOR = 1.5
+ACCEPT_FLOOR = 1e-12
+MAX_ROWS = 2000  # rows of the training data the engine works on (seeded subsample)
+FINISHED = 3  # engine candidates carried to the formula level
+
+
+@dataclass
+class Discovery:
+    """Finished candidates (each with ``how`` and ``tree``), whether the best is verified, and the record saved as
+    ``symbolic/structure.json``."""
+
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    verified: bool = False
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+@torch.no_grad()
+def network_nmse(model: KAN, data: TrainData) -> float:
+    """The network's normalized MSE on the validation rows (normalization cancels in the ratio)."""
+    pred = model(data.x_val)[:, 0].double()
+    y = data.y_val[:, 0].double()
+    var = float(torch.var(y, unbiased=False))
+    return float(torch.mean((pred - y) ** 2)) / (var if var > 0 else 1.0)
+
+
+def discover(model: KAN, data: TrainData, ds: Dataset, cfg: Config, symbols: list[sympy.Symbol],
+             deadline: float | None, log: Callable[[str], None]) -> Discovery:
+    """Run the engine on the training rows with ``model`` as surrogate; finish its best candidates."""
+    val_nmse = network_nmse(model, data)
+    tol, accept = calibrated_tolerance(val_nmse), max(ACCEPT_FACTOR * val_nmse, ACCEPT_FLOOR)
+    f = from_kan(model, ds.x_norm.shift, ds.x_norm.scale, float(ds.y_norm.shift[0]), float(ds.y_norm.scale[0]))
+    X, y = ds.X_train, ds.y_train
+    if X.shape[0] > MAX_ROWS:
+        rows = np.sort(np.random.default_rng(cfg.seed).choice(X.shape[0], MAX_ROWS, replace=False))
+        X, y = X[rows], y[rows]
+    engine = Engine(tol=tol, accept=accept, deadline=deadline, seed=cfg.seed, log=lambda s: log(f"structure: {s}"))
+    found = engine.solve(X, y, symbols, f)
+    out = Discovery(record={"network_val_nmse": val_nmse, "tolerance": tol, "accept_nmse": accept,
+                            "decisions": engine.decisions.to_json()})
+    for c in found[:FINISHED]:
+        done = finish(c.expr, ds, symbols, cfg, deadline)
+        done.update(how=c.how, tree=c.tree)
+        out.candidates.append(done)
+    out.verified = any(c["nmse"] <= accept for c in out.candidates)
+    out.record["candidates"] = [{"how": c["how"], "formula": c["formula"].text, "train_nmse": c["nmse"],
+                                 "tree": c["tree"]} for c in out.candidates]
+    return out
