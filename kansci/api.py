@@ -38,7 +38,11 @@ class Run:
 
 
 def load_run(path: str | Path, out: str | Path = "runs") -> Run:
-    """Rebuild model, data and (if present) formula from a run directory (a path or ``latest``)."""
+    """Rebuild model, data and (if present) formula from a run directory (a path or ``latest``).
+
+    The formula is read from ``symbolic/formula.json`` by the same safe parser that reads user formulas. A run
+    symbolified by a kansci that did not yet store the formula as parser text raises RunDirError (re-run
+    ``kansci symbolify`` on it)."""
     run = rundir.resolve_run(path, out)
     model = rundir.load_model(run)
     ds = load_run_data(run)
@@ -47,37 +51,10 @@ def load_run(path: str | Path, out: str | Path = "runs") -> Run:
     if (run / "symbolic" / "formula.json").is_file():
         from kansci.symbolic.exports import Formula
 
-        doc = rundir.read_json(run / "symbolic", "formula.json")
-        formula = Formula(_from_srepr(doc["srepr"]), doc["inputs"], doc["target"])
         sym_model = rundir.load_model(run / "symbolic")
+        doc = rundir.read_json(run / "symbolic", "formula.json")
+        formula = Formula.from_json(doc, source=str(run / "symbolic" / "formula.json"))
     return Run(run, model, ds, rundir.read_json(run, "metrics.json"), cfg, formula, sym_model)
-
-
-def _from_srepr(text: str):
-    """Rebuild a sympy expression from our own srepr output, through a whitelist of sympy classes only."""
-    import ast
-
-    import sympy
-
-    allowed = {name: getattr(sympy, name) for name in (
-        "Add", "Mul", "Pow", "Symbol", "Integer", "Rational", "Float", "exp", "log", "sin", "cos", "tan", "tanh",
-        "asin", "acos", "atan", "atanh", "sign", "Abs", "sqrt", "sinh", "cosh", "erf", "asinh", "acosh")}
-    constants = {"pi": sympy.pi, "E": sympy.E, "oo": sympy.oo, "zoo": sympy.zoo, "nan": sympy.nan}
-
-    def build(node: ast.AST) -> Any:
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in allowed:
-            args = [build(a) for a in node.args]
-            kwargs = {k.arg: build(k.value) for k in node.keywords}
-            return allowed[node.func.id](*args, **kwargs)
-        if isinstance(node, ast.Name) and node.id in constants:
-            return constants[node.id]
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool)):
-            return node.value
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            return -build(node.operand)
-        raise ValueError(f"unexpected node in formula srepr: {ast.dump(node)[:80]}")
-
-    return build(ast.parse(text, mode="eval").body)
 
 
 class KANRegressor:

@@ -3,8 +3,22 @@
 Every error a user can cause (a bad CSV, a bad YAML file, a missing run directory, an unsafe formula) is raised as a
 :class:`KansciError` subclass. It carries a one-line ``message`` naming the thing at fault (file, line, column) and a
 ``hint`` saying how to fix it. The CLI prints ``error: <message> (hint: <hint>)`` and exits with ``exit_code``.
+
+The message is for people. Code that needs to know what an error is about reads its structured fields instead, never
+the message text: ``path`` (the file at fault, as the message shows it), ``line`` (1-based line in that file), ``key``
+(the dotted config key of the setting at fault, e.g. ``data.target`` or ``symbolic.custom.0.expr``) and ``column``
+(a data table's column name, or the 1-based character column in a line of text such as a YAML file or a formula).
+Each is None when it does not apply or is unknown.
 """
 from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["KansciError", "DataError", "FormulaError", "ConfigError", "RunDirError", "FitError"]
+
+_FIELDS = ("path", "line", "key", "column")
 
 
 class KansciError(Exception):
@@ -12,10 +26,15 @@ class KansciError(Exception):
 
     exit_code: int = 2
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, path: str | os.PathLike[str] | None = None,
+                 line: int | None = None, key: str | None = None, column: str | int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.path: str | None = None if path is None else os.fspath(path)
+        self.line = line
+        self.key = key
+        self.column = column
 
     def one_line(self) -> str:
         """The message and hint on a single line, as the CLI prints it."""
@@ -23,6 +42,10 @@ class KansciError(Exception):
         if self.hint:
             text += f" (hint: {' '.join(self.hint.split())})"
         return text
+
+    def fields(self) -> dict[str, Any]:
+        """The structured fields that are set (``path``, ``line``, ``key``, ``column``), for logs and tests."""
+        return {name: getattr(self, name) for name in _FIELDS if getattr(self, name) is not None}
 
     def __str__(self) -> str:
         return self.one_line()
@@ -37,7 +60,15 @@ class FormulaError(KansciError):
 
 
 class ConfigError(KansciError):
-    """A YAML config or a --set override is invalid."""
+    """A YAML config or a --set override is invalid. ``issues`` lists every problem of one config load, each a
+    :class:`kansci.config.yaml12.ConfigIssue` (location, dotted key, message; not imported here: this module is the
+    bottom layer); it is empty for an error that is not about a loaded config's values."""
+
+    def __init__(self, message: str, hint: str | None = None, *, path: str | os.PathLike[str] | None = None,
+                 line: int | None = None, key: str | None = None, column: str | int | None = None,
+                 issues: Sequence[Any] = ()) -> None:
+        super().__init__(message, hint, path=path, line=line, key=key, column=column)
+        self.issues: list[Any] = list(issues)
 
 
 class RunDirError(KansciError):

@@ -168,7 +168,7 @@ CASES: list[Case] = [
          ("c.yaml:2", "symbolic.lib", "'sine'", "'sin'"), {"c.yaml": "symbolic:\n  lib: [sin, sine]\n"}),
     Case("yaml-alias-bomb", "alias bomb (9^6 values)", ("config", "validate", "c.yaml"), ("c.yaml", "aliases"),
          {"c.yaml": "a: &a [1,1,1,1,1,1,1,1,1]\n" + "".join(
-             f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcde", "bcdef"))}),
+             f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcde", "bcdef", strict=True))}),
     Case("yaml-missing", "config path that does not exist", ("run", "nope.yaml"), ("nope.yaml", "not found")),
     Case("yaml-latin1", "non-UTF-8 config", ("config", "validate", "c.yaml"), ("c.yaml", "UTF-8"),
          {"c.yaml": "# température\ntrain:\n  steps: 3\n".encode("latin-1")}),

@@ -8,9 +8,19 @@ import pytest
 import sympy
 
 from kansci.bench import report
-from kansci.bench.scoring import (classify, numeric_match, plain, r2_score, round_constants, same_shape,
-                                  score_formula, skeleton, symbolic_match)
+from kansci.bench.scoring import (
+    classify,
+    evaluate,
+    numeric_match,
+    plain,
+    round_constants,
+    same_shape,
+    score_formula,
+    skeleton,
+    symbolic_match,
+)
 from kansci.data.feynman import feynman_equation
+from kansci.metrics import r2_score
 
 # Symbols as symbolify emits them (with assumptions); the truth uses plain symbols. Both must compare by name.
 m, v, u, w = sympy.symbols("m v u w", positive=True)
@@ -106,6 +116,20 @@ def test_score_formula_requires_r2_for_strict() -> None:
     assert doubled["formula_test_r2"] == pytest.approx(r2_score(y, 2 * y))
     bad = score_formula(truth, sympy.Symbol("m") * sympy.Symbol("g"), names, box, X, y)
     assert not bad["strict"] and bad["missing_inputs"] == ["z"]
+
+
+def test_evaluate_matches_numpy_by_name_and_is_nan_where_undefined() -> None:
+    from scipy.special import erf
+
+    X = np.random.default_rng(0).uniform(-2, 2, size=(50, 2))
+    a, b = sympy.symbols("a b", real=True)  # assumptions do not matter: symbols are matched by name
+    got = evaluate(sympy.erf(a) + sympy.atan2(b, a) - sympy.sqrt(b), ["a", "b"], X)
+    with np.errstate(invalid="ignore"):
+        want = erf(X[:, 0]) + np.arctan2(X[:, 1], X[:, 0]) - np.sqrt(X[:, 1])
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14, equal_nan=True)
+    assert np.isnan(got[X[:, 1] < 0]).all() and np.isfinite(got[X[:, 1] >= 0]).all()
+    assert np.isnan(evaluate(sympy.I * a, ["a", "b"], X)).all()  # no real value anywhere
+    assert r2_score(X[:, 0], evaluate(sympy.I * a, ["a", "b"], X)) == -math.inf
 
 
 def test_r2_matches_reference() -> None:

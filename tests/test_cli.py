@@ -548,7 +548,7 @@ def test_every_bundled_example_has_a_truth():
 @pytest.mark.parametrize("name", sorted(TRUTH))
 def test_bundled_configs_run_end_to_end_and_recover_the_formula(name, tmp_path):
     from kansci.data.synthetic import evaluate_expr
-    from kansci.data.formula_text import parse_formula
+    from kansci.expr.text import parse_formula
 
     res = invoke("run", ROOT / "configs" / name, "--out", tmp_path)
     assert res.exit_code == 0, res.output

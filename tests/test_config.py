@@ -1,18 +1,25 @@
 """Config loading: defaults, YAML, --set overrides, flags, and errors that name the key and the line."""
 from __future__ import annotations
 
-import ast
+import os
 import subprocess
 import sys
-import os
 import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
 
-from kansci.config import (Config, config_to_dict, config_to_yaml, default_config, line_of, load_config,
-                           reference_yaml, resolve_data_path)
+from kansci.config import (
+    Config,
+    config_to_dict,
+    config_to_yaml,
+    default_config,
+    line_of,
+    load_config,
+    reference_yaml,
+    resolve_data_path,
+)
 from kansci.errors import ConfigError
 
 
@@ -155,7 +162,8 @@ def test_unknown_key_suggestions(tmp_path):
     assert errors_of(path) == [
         f"{path}:1: k: unknown key here (did you mean 'model.k'?)",
         f"{path}:3: train.zzz: unknown key (valid keys: optimizer, steps, grids, lr, lamb, lamb_l1, lamb_entropy, "
-        "lamb_coef, update_grid, grid_update_every, stop_grid_update_step, batch_size, patience, min_delta, log_every, time_limit_s)",
+        "lamb_coef, update_grid, grid_update_every, stop_grid_update_step, batch_size, patience, min_delta, log_every, "
+        "time_limit_s)",
         f"{path}:4: modle: unknown key (did you mean 'model'?)",
     ]
 
@@ -345,7 +353,7 @@ def test_extra_validators_get_line_numbers_through_line_of(tmp_path):
 
 def test_config_and_base_modules_do_not_import_torch():
     """The config layer, the data layer and the atomic writer load without torch (a fresh interpreter checks)."""
-    code = ("import sys, kansci.config, kansci.config.load, kansci.config.yaml12, kansci.data, kansci.atomic, kansci.metrics, kansci.budget; "
-            "print('torch' in sys.modules)")
+    code = ("import sys, kansci.config, kansci.config.load, kansci.config.yaml12, kansci.config.origin, kansci.data, "
+            "kansci.atomic, kansci.metrics, kansci.budget; print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"

@@ -10,8 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kansci.data import (Dataset, Normalization, dataset_from_arrays, fit_normalization, load_dataset, read_table,
-                         split_indices)
+from kansci.data import (
+    Dataset,
+    Normalization,
+    dataset_from_arrays,
+    fit_normalization,
+    load_dataset,
+    read_table,
+    split_indices,
+)
 from kansci.errors import DataError, KansciError
 
 
@@ -405,7 +412,8 @@ def test_json_round_trip(tmp_path):
     rng = np.random.default_rng(4)
     X = rng.uniform(-1, 1, (30, 2)) * np.array([1e-7, 3.0])
     y = X[:, 0] * 1e7 + X[:, 1] ** 2 + 1e3
-    path = write(tmp_path, "a,b,y\n" + "".join(f"{r[0]!r},{r[1]!r},{t!r}\n" for r, t in zip(X.tolist(), y.tolist())))
+    rows = zip(X.tolist(), y.tolist(), strict=True)
+    path = write(tmp_path, "a,b,y\n" + "".join(f"{r[0]!r},{r[1]!r},{t!r}\n" for r, t in rows))
     ds = load_dataset(path, split_seed=11, normalize="standard")
     meta = json.loads(json.dumps(ds.to_json()))
     assert meta["inputs"] == ["a", "b"] and meta["target"] == "y" and meta["n_rows"] == 30

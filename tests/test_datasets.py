@@ -10,9 +10,7 @@ import pytest
 import sympy
 
 from kansci.data.feynman import FeynmanEquation, feynman_dataset, feynman_equation, feynman_table
-
 from kansci.data.names import clashes_with_sympy, safe_column_name
-
 from kansci.data.synthetic import evaluate_expr, make_dataset, parse_var_spec, write_csv
 from kansci.errors import DataError, FormulaError
 
@@ -120,7 +118,7 @@ def test_evaluate_expr_every_function() -> None:
         "sqrt(x)": np.sqrt(x), "abs(x - 0.5)": np.abs(x - 0.5), "sign(x - 0.5)": np.sign(x - 0.5),
         "erf(x)": np.array([erf(v) for v in x]), "x^y": x**y, "x/y": x / y, "x**-2.5": x**-2.5,
     }
-    from kansci.data.formula_text import parse_formula
+    from kansci.expr.text import parse_formula
 
     for text, ref in expected.items():
         got = evaluate_expr(parse_formula(text, ["x", "y"]), ["x", "y"], X)

@@ -8,7 +8,7 @@ import pytest
 import sympy
 
 from kansci.errors import FormulaError, KansciError
-from kansci.data.formula_text import FUNCTIONS, MAX_LENGTH, parse_formula
+from kansci.expr.text import FUNCTIONS, MAX_LENGTH, parse_formula
 
 X, Y, Z = sympy.symbols("x y z")
 # Reference locals: how sympy's parser should read our vocabulary (aliases and the constant e).

@@ -1,4 +1,4 @@
-"""Primitive library and sympy→torch converter, checked against sympy.lambdify(numpy) as the reference."""
+"""Primitive library and the sympy→torch evaluator, checked against sympy.lambdify(numpy) as the reference."""
 from __future__ import annotations
 
 import math
@@ -9,15 +9,15 @@ import sympy
 import torch
 
 from kansci.errors import ConfigError, FormulaError
+from kansci.expr.evaluate import to_torch
 from kansci.symbolic.primitives import (
     SINGULAR_GAP,
-    X,
     Primitive,
+    X,
     build_library,
     default_library,
     format_library,
 )
-from kansci.symbolic.sympy_torch import sympy_to_torch
 
 LIB = default_library()
 PYKAN_NAMES = ["x", "x^2", "x^3", "x^4", "x^5", "1/x", "1/x^2", "1/x^3", "1/x^4", "1/x^5", "sqrt", "x^0.5", "x^1.5",
@@ -150,8 +150,8 @@ def test_custom_primitive_guard_and_domain() -> None:
     assert lib["rt"].to_dict() == {"name": "rt", "expr": "sqrt(x)", "complexity": 5, "domain": [0.0, math.inf]}
 
 
-# ---------------------------------------------------------------------------------------------- sympy_to_torch
-def test_sympy_to_torch_matches_lambdify_multivariate() -> None:
+# ---------------------------------------------------------------------------------------------- to_torch (kansci.expr)
+def test_to_torch_matches_lambdify_multivariate() -> None:
     x, y = sympy.symbols("x y")
     expr = (sympy.sin(x) * y**-3 + sympy.pi / 2 + sympy.Max(x, y, 0) + 2**x + sympy.sqrt(x**2 + 1)
             + sympy.atan2(y, x) + sympy.erf(x * y) + sympy.Abs(x - y) * sympy.sign(x) + sympy.cosh(x) / 3
@@ -159,31 +159,31 @@ def test_sympy_to_torch_matches_lambdify_multivariate() -> None:
     rng = np.random.default_rng(0)
     xv, yv = rng.uniform(-1.5, 1.5, 500), rng.uniform(0.2, 1.4, 500)
     ref = sympy.lambdify([x, y], expr, modules=["scipy", "numpy"])(xv, yv)  # scipy provides erf
-    got = sympy_to_torch(expr, [x, y])(torch.tensor(xv), torch.tensor(yv))
+    got = to_torch(expr, [x, y])(torch.tensor(xv), torch.tensor(yv))
     np.testing.assert_allclose(got.numpy(), ref, rtol=1e-12, atol=1e-12)
 
 
-def test_sympy_to_torch_shapes_dtypes_and_gradients() -> None:
+def test_to_torch_shapes_dtypes_and_gradients() -> None:
     x, y = sympy.symbols("x y")
-    const = sympy_to_torch(sympy.Integer(3), [x])
+    const = to_torch(sympy.Integer(3), [x])
     assert const(torch.zeros(4, dtype=torch.float32)).tolist() == [3.0] * 4
-    only_x = sympy_to_torch(x**2, [x, y])
+    only_x = to_torch(x**2, [x, y])
     out = only_x(torch.ones(3, 1, dtype=torch.float64), torch.ones(1, 5, dtype=torch.float64))
     assert out.shape == (3, 5) and out.dtype == torch.float64
     t = torch.linspace(0.1, 2, 7, dtype=torch.float64, requires_grad=True)
     expr = sympy.sin(x) * sympy.exp(-x) + 1 / sympy.sqrt(x)
-    (g,) = torch.autograd.grad(sympy_to_torch(expr, [x])(t).sum(), t)
+    (g,) = torch.autograd.grad(to_torch(expr, [x])(t).sum(), t)
     ref = sympy.lambdify(x, sympy.diff(expr, x), modules="numpy")(t.detach().numpy())
     np.testing.assert_allclose(g.numpy(), ref, rtol=1e-12)
 
 
-def test_sympy_to_torch_rejects_unsupported() -> None:
+def test_to_torch_rejects_unsupported() -> None:
     x, y = sympy.symbols("x y")
     with pytest.raises(FormulaError, match="Piecewise"):
-        sympy_to_torch(sympy.Piecewise((x, x > 0), (0, True)), [x])
+        to_torch(sympy.Piecewise((x, x > 0), (0, True)), [x])
     with pytest.raises(FormulaError, match="not a finite real"):
-        sympy_to_torch(sympy.I * x, [x])
+        to_torch(sympy.I * x, [x])
     with pytest.raises(FormulaError, match="symbol y"):
-        sympy_to_torch(x + y, [x])
+        to_torch(x + y, [x])
     with pytest.raises(TypeError):
-        sympy_to_torch("x + 1", [x])  # text must go through parse_formula, never sympify
+        to_torch("x + 1", [x])  # text must go through parse_formula, never sympify

@@ -13,7 +13,7 @@ import sympy
 from typer.testing import CliRunner
 
 from kansci.cli import app
-from kansci.data.formula_text import parse_formula
+from kansci.expr.text import parse_formula
 
 CASES = [
     ("exp(sin(pi*x) + y**2)", {"x": (-1, 1), "y": (-1, 1)}),

@@ -4,10 +4,10 @@ import sympy
 import torch
 
 from kansci.core.model import KAN
-from kansci.symbolic.formula import _jacobian
+from kansci.expr.evaluate import to_torch
+from kansci.symbolic.lm import jacobian
 from kansci.symbolic.primitives import default_library
 from kansci.symbolic.select import finetune_symbolic, symbolic_edges, symbolic_output
-from kansci.symbolic.sympy_torch import sympy_to_torch
 
 pytestmark = pytest.mark.usefixtures("float64_default")
 
@@ -79,13 +79,13 @@ def test_finetune_refuses_a_model_with_numeric_edges():
 def test_formula_jacobian_matches_autograd():
     x, y, c0, c1, c2, c3 = sympy.symbols("x y _c0 _c1 _c2 _c3")
     expr = c0 * sympy.exp(c1 * x) + sympy.Abs(y + c2) + c3 * 0 + sympy.sin(c1 * y)  # c3 has no effect
-    fn = sympy_to_torch(expr, [x, y, c0, c1, c2, c3])
+    fn = to_torch(expr, [x, y, c0, c1, c2, c3])
     X, Y = torch.rand(50) * 2 - 1, torch.rand(50) * 2 - 1
 
     def residual(theta):
         return fn(X, Y, *theta) - Y
 
     theta = torch.tensor([0.7, -1.3, 0.2, 5.0])
-    J = _jacobian(residual, theta)
+    J = jacobian(residual, theta)
     assert J.shape == (50, 4) and torch.equal(J[:, 3], torch.zeros(50))
     torch.testing.assert_close(J, torch.autograd.functional.jacobian(residual, theta))

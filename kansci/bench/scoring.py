@@ -25,6 +25,9 @@ import numpy as np
 import sympy
 
 from kansci.budget import time_limit
+from kansci.errors import FormulaError
+from kansci.expr.evaluate import to_numpy
+from kansci.metrics import r2_score
 
 ROUND_ZERO = 1e-4       # SRBench: floats below this (in magnitude) become 0
 ROUND_DECIMALS = 3      # SRBench: other floats are rounded to this many decimals
@@ -93,17 +96,16 @@ def symbolic_match(truth: sympy.Expr, found: sympy.Expr, *, timeout_s: float = 2
 
 
 def evaluate(expr: sympy.Expr, names: Sequence[str], X: np.ndarray) -> np.ndarray:
-    """``expr`` (any symbols, matched to ``names`` by name) evaluated on ``X`` (n, d) -> (n,) float64; invalid
-    operations give NaN/inf without warnings."""
+    """``expr`` (any symbols, matched to ``names`` by name) evaluated on ``X`` (n, d) -> (n,) float64 by
+    :func:`kansci.expr.evaluate.to_numpy`; invalid operations give NaN/inf without warnings, and an expression that
+    cannot be evaluated at all (an unknown function, a complex constant, a symbol that is not in ``names``) gives NaN
+    everywhere."""
     X = np.asarray(X, dtype=np.float64)
-    syms = [sympy.Symbol(n) for n in names]
-    fn = sympy.lambdify(syms, plain(expr), modules="numpy")
-    with np.errstate(all="ignore"):
-        out = fn(*[X[:, i] for i in range(X.shape[1])])
-        out = np.asarray(out, dtype=np.complex128 if np.iscomplexobj(out) else np.float64)
-    if np.iscomplexobj(out):
-        out = np.where(np.abs(out.imag) > 0, np.nan, out.real)
-    return np.broadcast_to(out, (X.shape[0],)).astype(np.float64)
+    try:
+        fn = to_numpy(expr, list(names))
+    except FormulaError:
+        return np.full(X.shape[0], np.nan)
+    return fn(X)
 
 
 def numeric_match(truth: sympy.Expr, found: sympy.Expr, names: Sequence[str],
@@ -126,14 +128,6 @@ def numeric_match(truth: sympy.Expr, found: sympy.Expr, names: Sequence[str],
     if r != 0.0 and np.isfinite(r):
         spread = min(spread, float(np.ptp(f - r * t)) / (abs(r) * scale))
     return spread < tol, spread
-
-
-def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
-    """Coefficient of determination of ``pred`` (n,) for ``y`` (n,); -inf if ``pred`` is not finite."""
-    if not np.all(np.isfinite(pred)):
-        return float("-inf")
-    sst = float(np.sum((y - y.mean()) ** 2))
-    return 1.0 - float(np.sum((y - pred) ** 2)) / sst if sst > 0 else float("nan")
 
 
 def skeleton(expr: sympy.Expr) -> sympy.Expr:

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
-from kansci.config import Config, default_config, line_of, load_config
+from kansci.config import Config, default_config, error_at, load_config
 from kansci.errors import ConfigError, KansciError, RunDirError
 
-SetOpt = Annotated[Optional[list[str]], typer.Option(
+SetOpt = Annotated[list[str] | None, typer.Option(
     "--set", metavar="KEY=VALUE", help="config override, e.g. --set train.steps=50 (repeatable)")]
-
-
-
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML experiment config")]
-
-
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML experiment config")]
 RunArg = Annotated[str, typer.Argument(help="run directory, or 'latest' (newest run under --out)")]
 
 
@@ -63,14 +58,8 @@ def check_library(cfg: Config) -> None:
     custom = [{k: v for k, v in c.model_dump().items() if v is not None} for c in cfg.symbolic.custom]
     try:
         build_library(cfg.symbolic.lib, custom)
-    except KansciError as exc:
-        key = "symbolic.lib"
-        for i, c in enumerate(cfg.symbolic.custom):  # an error about a custom primitive points at its entry
-            if repr(c.name) in exc.message or f"#{i + 1}" in exc.message:
-                key = f"symbolic.custom.{i}.expr" if "expr" in exc.message or "formula" in exc.message.lower() \
-                    else f"symbolic.custom.{i}"
-                break
-        raise ConfigError(f"{line_of(cfg, key)}: {key}: {exc.message}", exc.hint) from None
+    except KansciError as exc:  # its key names the entry at fault, e.g. symbolic.custom.0.expr
+        raise error_at(cfg, exc.key or "symbolic.lib", exc.message, exc.hint) from None
 
 
 def check_data(cfg: Config) -> None:

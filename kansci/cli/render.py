@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from kansci.errors import KansciError
+from kansci.errors import ConfigError, KansciError
 
 __all__ = ["out", "err", "format_error", "FitProgress", "metrics_lines", "print_fit", "print_symbolify",
            "print_run_summary", "table_lines"]
@@ -33,13 +34,13 @@ def err(text: str = "") -> None:
 def format_error(exc: BaseException, *, debug: bool = False) -> str:
     """The text printed on stderr for a failed command (without a trailing newline).
 
-    A :class:`KansciError` gives ``error: <message> (hint: <hint>)``; a multi-line message (several config errors) is
-    printed as is, with the hint on its own line. Anything else is an internal error. With ``debug`` the traceback
-    comes first.
+    A :class:`KansciError` gives ``error: <message> (hint: <hint>)``; a ConfigError with several issues (one message
+    line each) is printed as is, with the hint on its own line. Anything else is an internal error. With ``debug``
+    the traceback comes first.
     """
     lines = ["".join(traceback.format_exception(exc)).rstrip()] if debug else []
     if isinstance(exc, KansciError):
-        if "\n" in exc.message:
+        if isinstance(exc, ConfigError) and len(exc.issues) > 1:
             lines.append(f"error: {exc.message}")
             if exc.hint:
                 lines.append(f"hint: {exc.hint}")
@@ -133,9 +134,19 @@ def print_fit(run: Path, metrics: Mapping[str, Any]) -> None:
 
 def print_symbolify(formula_text: str, metrics: Mapping[str, Any], files: Sequence[Path] = ()) -> None:
     out(f"formula: {formula_text}")
+    if metrics.get("found_by"):
+        out(f"found by: {metrics['found_by']}")
+    for line in metrics.get("decomposition") or []:
+        out(f"  {line}")
     out("formula vs data:")
     for line in metrics_lines(metrics, "formula_"):
         out(line)
+    if any(f"network_{part}_rmse" in metrics for part in ("train", "test")):
+        out("network vs data:")
+        for line in metrics_lines(metrics, "network_"):
+            out(line)
+    if metrics.get("warning"):
+        out(f"warning: {metrics['warning']}")
     if "formula_vs_model_rmse" in metrics or "formula_vs_model_max_abs" in metrics:
         out(f"formula vs model: RMSE {_num(metrics.get('formula_vs_model_rmse'), '.4e')}  "
             f"max |diff| {_num(metrics.get('formula_vs_model_max_abs'), '.4e')}")

@@ -4,24 +4,29 @@ Precedence: schema defaults < YAML file < ``--set a.b=v`` overrides < explicit f
 key and where its value came from (``file.yaml:LINE``, ``--set a.b=v`` or ``command line``); all errors of one load
 are raised together in one :class:`~kansci.errors.ConfigError`, whose ``issues`` attribute lists them.
 
-YAML reading (1.2 scalars, no tags, a line per key) is in :mod:`kansci.config.yaml12`; the schema itself (keys,
-defaults, ranges, descriptions) is in :mod:`kansci.config.schema`.
+Every value's :class:`~kansci.config.origin.Place` (its :class:`~kansci.config.origin.Origin` and line) is kept in
+the config's :class:`ConfigSource`, so later checks (:func:`error_at`) can name it too, and errors carry it as
+structured fields (``path``, ``line``, ``key``) besides the message.
+
+YAML reading (1.2 scalars, no tags, a line per key) is in :mod:`kansci.config.yaml12`; the wording of pydantic's
+errors in :mod:`kansci.config.explain`; the schema itself (keys, defaults, ranges, descriptions) in
+:mod:`kansci.config.schema`.
 """
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 import re
-import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from kansci.config.explain import issues_from, submodel
+from kansci.config.origin import DEFAULTS, Origin, Place
 from kansci.config.schema import (
     Config,
     CustomPrimitiveConfig,
@@ -35,37 +40,50 @@ from kansci.config.schema import (
     show,
 )
 from kansci.config.yaml12 import ConfigIssue, Dumper, parse
-from kansci.errors import ConfigError
+from kansci.errors import ConfigError, KansciError
 
 __all__ = ["Config", "DataConfig", "ModelConfig", "TrainConfig", "PruneConfig", "SymbolicConfig",
-           "CustomPrimitiveConfig", "PlotConfig", "OutputConfig", "ConfigIssue", "ConfigSource", "default_config",
-           "load_config", "config_to_dict", "config_to_yaml", "reference_yaml", "resolve_data_path", "line_of"]
+           "CustomPrimitiveConfig", "PlotConfig", "OutputConfig", "ConfigIssue", "ConfigSource", "Origin", "Place",
+           "default_config", "load_config", "config_to_dict", "config_to_yaml", "reference_yaml", "resolve_data_path",
+           "line_of", "error_at"]
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _HINT = "see configs/full_reference.yaml (or `kansci config show`) for every key, its default and allowed values"
+_CHECKS = len(Origin)  # sort position of errors from extra validators: after every value's own errors
 
 
 @dataclass
 class ConfigSource:
-    """Where a loaded config's values came from. ``origins`` maps dotted keys to (location text, sort order)."""
+    """Where a loaded config's values came from. ``origins`` maps dotted keys to the :class:`Place` that set them."""
 
     path: Path | None = None
     display: str = "config"
-    origins: dict[str, tuple[str, tuple[int, int]]] = field(default_factory=dict)
+    origins: dict[str, Place] = field(default_factory=dict)
 
-    def origin(self, dotted: str) -> tuple[str, tuple[int, int]]:
-        """The most specific recorded origin of ``dotted``, else of an enclosing key, else of a key inside it."""
+    def place(self, dotted: str) -> Place:
+        """The most specific recorded place of ``dotted``, else of an enclosing key, else of a key inside it."""
         parts = dotted.split(".") if dotted else []
         for n in range(len(parts), 0, -1):
             hit = self.origins.get(".".join(parts[:n]))
             if hit:
                 return hit
         inside = [o for k, o in self.origins.items() if k.startswith(dotted + ".")] if dotted else []
-        return min(inside, key=lambda o: o[1]) if inside else ("defaults" if dotted else self.display, (3, 0))
+        if inside:
+            return min(inside, key=lambda o: o.order)
+        return DEFAULTS if dotted else Place(self.display, Origin.DEFAULT)
+
+    def origin(self, dotted: str) -> Origin:
+        """What set ``dotted``: the file, a ``--set`` override, a flag, or nothing (the default)."""
+        return self.place(dotted).origin
 
     def where(self, dotted: str) -> str:
         """Location text for ``dotted``: ``file.yaml:LINE``, ``--set a.b=v``, ``command line`` or ``defaults``."""
-        return self.origin(dotted)[0]
+        return self.place(dotted).where
+
+    @property
+    def file(self) -> str | None:
+        """The config file as messages name it, or None when no file was loaded."""
+        return self.display if self.path is not None else None
 
 
 def line_of(cfg: Config | ConfigSource, dotted: str) -> str:
@@ -76,6 +94,15 @@ def line_of(cfg: Config | ConfigSource, dotted: str) -> str:
     """
     source = cfg if isinstance(cfg, ConfigSource) else cfg._source
     return source.where(dotted) if source is not None else "defaults"
+
+
+def error_at(cfg: Config, key: str, message: str, hint: str | None = None) -> ConfigError:
+    """``ConfigError("<where key was set>: <key>: <message>")`` with ``key`` set, and ``path`` and ``line`` when a
+    config file set it; for checks of a loaded config that live elsewhere (the primitive library, the data file)."""
+    source: ConfigSource | None = cfg._source
+    place = source.place(key) if source is not None else DEFAULTS
+    path = source.file if source is not None and place.origin is Origin.FILE else None
+    return ConfigError(f"{place.where}: {key}: {message}", hint, path=path, line=place.line, key=key)
 
 
 def _plain(value: Any) -> Any:
@@ -95,7 +122,7 @@ class _Layers:
         self.source = source
         self.issues: list[ConfigIssue] = []
 
-    def assign(self, dotted: str, value: Any, where: str, order: tuple[int, int]) -> None:
+    def assign(self, dotted: str, value: Any, place: Place) -> None:
         """Set ``dotted`` to ``value``: mappings merge into mappings, anything else replaces."""
         parts = dotted.split(".")
         node = self.raw
@@ -104,153 +131,73 @@ class _Layers:
                 node[part] = {}
             elif not isinstance(node[part], dict):
                 section = ".".join(parts[: i + 1])
-                self.issues.append(ConfigIssue(where, section, f"is {show(node[part])}, not a section with key "
-                                                               f"{parts[i + 1]!r}", order))
+                self.issues.append(ConfigIssue(place.where, section, f"is {show(node[part])}, not a section with "
+                                                                     f"key {parts[i + 1]!r}", place.order))
                 return
             node = node[part]
         if isinstance(value, dict) and isinstance(node.get(parts[-1]), dict):
             for key, sub in value.items():
-                self.assign(f"{dotted}.{key}", sub, where, order)
+                self.assign(f"{dotted}.{key}", sub, place)
             return
         node[parts[-1]] = value
         for key in [k for k in self.source.origins if k == dotted or k.startswith(dotted + ".")]:
             del self.source.origins[key]
-        self.source.origins[dotted] = (where, order)
+        self.source.origins[dotted] = place
 
 
 def _read_file(path: Path, display: str, layers: _Layers) -> None:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{display}: config file not found", hint="check the path") from None
+        raise ConfigError(f"{display}: config file not found", hint="check the path", path=display) from None
     except IsADirectoryError:
-        raise ConfigError(f"{display}: is a folder, not a YAML config file", hint="pass the .yaml file") from None
+        raise ConfigError(f"{display}: is a folder, not a YAML config file", hint="pass the .yaml file",
+                          path=display) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{display}: not UTF-8 text (byte {exc.start})", hint="save the file as UTF-8") from None
+        raise ConfigError(f"{display}: not UTF-8 text (byte {exc.start})", hint="save the file as UTF-8",
+                          path=display) from None
     except OSError as exc:
-        raise ConfigError(f"{display}: cannot read: {exc.strerror}") from None
-    at = lambda line, col: f"{display}:{line}:{col}" if col else f"{display}:{line}"  # noqa: E731
-    value, lines, issues = parse(text, at, lambda line: (0, line))
+        raise ConfigError(f"{display}: cannot read: {exc.strerror}", path=display) from None
+
+    def at(line: int, col: int) -> str:
+        return f"{display}:{line}:{col}" if col else f"{display}:{line}"
+
+    value, lines, issues = parse(text, at, lambda line: Place(at(line, 0), Origin.FILE, line).order, path=display)
     if value is not None and not isinstance(value, dict):
         raise ConfigError(f"{display}:1: top level must be a mapping of sections like 'train:' (got {show(value)})",
-                          hint="start the file with keys such as 'data:' or 'train:'; see configs/full_reference.yaml")
+                          hint="start the file with keys such as 'data:' or 'train:'; see configs/full_reference.yaml",
+                          path=display, line=1)
     layers.raw = value or {}
     layers.issues += issues
-    layers.source.origins.update({k: (f"{display}:{line}", (0, line)) for k, line in lines.items()})
+    layers.source.origins.update({k: Place(at(line, 0), Origin.FILE, line) for k, line in lines.items()})
 
 
 def _apply_override(i: int, text: str, layers: _Layers) -> None:
-    where, order = f"--set {text}", (1, i)
+    place = Place(f"--set {text}", Origin.OVERRIDE, i)
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not _KEY.fullmatch(key):
-        layers.issues.append(ConfigIssue(where, "", "expected KEY=VALUE with a dotted key, e.g. train.steps=200", order))
+        layers.issues.append(ConfigIssue(place.where, "", "expected KEY=VALUE with a dotted key, e.g. train.steps=200",
+                                         place.order))
         return
-    value, _, issues = parse(raw, lambda line, col: where, lambda line: order)
-    layers.issues += [ConfigIssue(where, f"{key}.{p.path}".rstrip("."), p.message, order) for p in issues]
-    layers.assign(key, value, where, order)
+    value, _, issues = parse(raw, lambda line, col: place.where, lambda line: place.order)
+    layers.issues += [ConfigIssue(place.where, f"{key}.{p.path}".rstrip("."), p.message, place.order) for p in issues]
+    layers.assign(key, value, place)
 
 
-def _submodel(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    return next((m for m in map(_submodel, typing.get_args(annotation)) if m), None)
-
-
-def _fields_at(parts: Sequence[str | int]) -> list[str]:
-    """The valid keys of the mapping at ``parts`` (a pydantic error location without its last item)."""
-    model: type[BaseModel] | None = Config
-    for part in parts:
-        if isinstance(part, str) and model is not None and part in model.model_fields:
-            model = _submodel(model.model_fields[part].annotation)
-    return list(model.model_fields) if model is not None else []
-
-
-def _unknown_key(parts: Sequence[str | int], key: str) -> str:
-    valid = _fields_at(parts)
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
-    if close:
-        return f"unknown key (did you mean {close[0]!r}?)"
-    elsewhere = [f"{s}.{key}" for s in Config.model_fields if key in _fields_at([s])]
-    if key in Config.model_fields:
-        elsewhere.insert(0, key)
-    if elsewhere:
-        return f"unknown key here (did you mean {elsewhere[0]!r}?)"
-    return f"unknown key (valid keys: {', '.join(valid)})"
-
-
-_BOUNDS = {"greater_than": (">", "gt"), "greater_than_equal": (">=", "ge"), "less_than": ("<", "lt"),
-           "less_than_equal": ("<=", "le")}
-_KINDS = {"int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
-          "float_type": "a number", "float_parsing": "a number", "finite_number": "a finite number",
-          "bool_type": "true or false", "bool_parsing": "true or false", "list_type": "a list",
-          "tuple_type": "a list of two numbers [low, high]", "model_type": "a mapping of keys",
-          "model_attributes_type": "a mapping of keys", "dict_type": "a mapping of keys"}
-
-
-def _describe(err: Mapping[str, Any]) -> str:
-    kind, value, ctx = err["type"], err.get("input"), err.get("ctx") or {}
-    got = f"(got {show(value)})"
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "value_error":
-        return str(err["msg"]).removeprefix("Value error, ")
-    if kind in _KINDS:
-        return f"must be {_KINDS[kind]} {got}"
-    if kind == "string_type":
-        quote = "; put it in quotes" if isinstance(value, (int, float)) else ""
-        return f"must be a string {got[:-1]}{quote})"
-    if kind in _BOUNDS:
-        op, name = _BOUNDS[kind]
-        bound = ctx[name]
-        return f"must be {op} {bound:g} {got}" if isinstance(bound, float) else f"must be {op} {bound} {got}"
-    if kind == "string_too_short":
-        return "must not be empty"
-    if kind in ("too_short", "too_long"):
-        n = ctx.get("min_length" if kind == "too_short" else "max_length")
-        return f"must have {'at least' if kind == 'too_short' else 'at most'} {n} item(s) {got}"
-    if kind == "literal_error":
-        options = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
-        close = difflib.get_close_matches(value, options, n=1) if isinstance(value, str) else []
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"must be one of {', '.join(map(repr, options))} {got[:-1]}{hint})"
-    msg = str(err["msg"])
-    return f"{msg[:1].lower()}{msg[1:]} {got}"
-
-
-def _issues_from(exc: ValidationError, source: ConfigSource) -> list[ConfigIssue]:
-    issues = []
-    for err in exc.errors(include_url=False):
-        loc = list(err["loc"])
-        if err["type"] == "extra_forbidden":
-            parts = [p for p in loc[:-1] if isinstance(p, int) or p in _ALL_FIELDS] + [loc[-1]]
-            message = _unknown_key(parts[:-1], str(loc[-1]))
-        else:
-            parts = [p for p in loc if isinstance(p, int) or p in _ALL_FIELDS]
-            message = _describe(err)
-        dotted = ".".join(map(str, parts))
-        where, order = source.origin(dotted)
-        issues.append(ConfigIssue(where, dotted, message, order))
-    return issues
-
-
-def _all_fields(model: type[BaseModel]) -> set[str]:
-    names = set(model.model_fields)
-    for f in model.model_fields.values():
-        sub = _submodel(f.annotation)
-        names |= _all_fields(sub) if sub else set()
-    return names
-
-
-_ALL_FIELDS = _all_fields(Config)
-
-
-def _raise(issues: list[ConfigIssue], display: str, hint: str | None = _HINT) -> None:
+def _raise(issues: list[ConfigIssue], source: ConfigSource, hint: str | None = _HINT,
+           cause: KansciError | None = None) -> None:
+    """One ConfigError listing every issue in file order. With a single issue the error's fields say where it is:
+    those of ``cause`` (an extra validator's own error), else the issue's key and, for a file line, path and line."""
     issues = sorted(dict.fromkeys(issues), key=lambda i: i.order)
-    head = [] if len(issues) == 1 else [f"{len(issues)} errors in {display}"]
-    err = ConfigError("\n".join(head + [str(i) for i in issues]), hint=hint)
-    err.issues = issues  # type: ignore[attr-defined]
-    raise err
+    head = [] if len(issues) == 1 else [f"{len(issues)} errors in {source.display}"]
+    fields: dict[str, Any] = {"path": source.file}
+    if len(issues) == 1 and cause is not None:
+        fields = cause.fields()
+    elif len(issues) == 1:
+        line = issues[0].order[1] if issues[0].order[0] == Origin.FILE else None
+        fields = {"path": source.file if line is not None else None, "line": line, "key": issues[0].path or None}
+    raise ConfigError("\n".join(head + [str(i) for i in issues]), hint=hint, issues=issues, **fields)
 
 
 def default_config() -> Config:
@@ -279,24 +226,25 @@ def load_config(path: str | Path | None = None, *, overrides: Sequence[str] = ()
         _read_file(Path(path), display, layers)
     for i, text in enumerate(overrides):
         _apply_override(i, text, layers)
+    flag = Place("command line", Origin.FLAG)
     for key, value in (flags or {}).items():
         if value is None:
             continue
         if not _KEY.fullmatch(key):
-            layers.issues.append(ConfigIssue("command line", key, "not a dotted config key", (2, 0)))
+            layers.issues.append(ConfigIssue(flag.where, key, "not a dotted config key", flag.order))
             continue
-        layers.assign(key, copy.deepcopy(_plain(value)), "command line", (2, 0))
+        layers.assign(key, copy.deepcopy(_plain(value)), flag)
     raw = copy.deepcopy(layers.raw)
     for name, info in Config.model_fields.items():
-        if raw.get(name, 0) is None and _submodel(info.annotation):
+        if raw.get(name, 0) is None and submodel(info.annotation):
             raw[name] = {}                                       # "train:" with nothing under it = all defaults
     issues = list(layers.issues)
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as exc:
-        _raise(issues + _issues_from(exc, source), display)
+        _raise(issues + issues_from(exc, source.place), source)
     if issues:
-        _raise(issues, display)
+        _raise(issues, source)
     cfg._source = source
     errors: list[ConfigError] = []
     for check in extra_validators:
@@ -305,7 +253,8 @@ def load_config(path: str | Path | None = None, *, overrides: Sequence[str] = ()
         except ConfigError as exc:
             errors.append(exc)
     if errors:
-        _raise([ConfigIssue(e.message, "", "", (4, i)) for i, e in enumerate(errors)], display, errors[0].hint)
+        _raise([ConfigIssue(e.message, "", "", (_CHECKS, i)) for i, e in enumerate(errors)], source, errors[0].hint,
+               errors[0])
     return cfg
 
 
@@ -315,7 +264,7 @@ def resolve_data_path(cfg: Config) -> Path | None:
         return None
     path = Path(cfg.data.path).expanduser()
     source = cfg._source
-    if path.is_absolute() or source is None or source.path is None or source.origin("data.path")[1][0] != 0:
+    if path.is_absolute() or source is None or source.path is None or source.origin("data.path") is not Origin.FILE:
         return path
     return source.path.parent / path
 
@@ -341,7 +290,7 @@ def reference_yaml() -> str:
     out = ["# kansci experiment config: every key with its default.",
            "# Precedence: these defaults < this file < --set section.key=value < explicit command-line flags."]
     for name, info in Config.model_fields.items():
-        sub = _submodel(info.annotation)
+        sub = submodel(info.annotation)
         if sub is None:
             out.append(f"{name + ': ' + _flow(defaults[name]):<38} # {info.description}")
             continue

@@ -72,12 +72,16 @@ class Section(BaseModel):
 
 
 class DataConfig(Section):
-    path: str | None = Field(None, min_length=1, description="CSV file; a relative path resolves against this config file's folder")
+    path: str | None = Field(None, min_length=1,
+        description="CSV file; a relative path resolves against this config file's folder")
     target: NonEmptyStr | None = Field(None, description="target column name; null = the last column")
-    inputs: list[NonEmptyStr] | None = Field(None, min_length=1, description="input column names; null = all other columns")
+    inputs: list[NonEmptyStr] | None = Field(None, min_length=1,
+        description="input column names; null = all other columns")
     test_frac: float = Field(0.2, gt=0, lt=1, description="fraction of rows held out as the test set, in (0, 1)")
-    split_seed: int | None = Field(None, ge=0, le=_SEED_MAX, description="seed of the train/test split; null = derived from seed")
-    normalize: Literal["auto", "standard", "none"] = Field("auto", description="input/target scaling: auto, standard (z-score) or none")
+    split_seed: int | None = Field(None, ge=0, le=_SEED_MAX,
+        description="seed of the train/test split; null = derived from seed")
+    normalize: Literal["auto", "standard", "none"] = Field("auto",
+        description="input/target scaling: auto, standard (z-score) or none")
 
     @field_validator("inputs")
     @classmethod
@@ -90,13 +94,17 @@ class DataConfig(Section):
 
 
 class ModelConfig(Section):
-    width: Literal["auto"] | list[LayerWidth] = Field("auto", description="layer widths, e.g. [2, 5, 1] or [2, [5, 2], 1] (sum nodes, mult nodes); auto = from data")
+    width: Literal["auto"] | list[LayerWidth] = Field("auto",
+        description="layer widths, e.g. [2, 5, 1] or [2, [5, 2], 1] (sum nodes, mult nodes); auto = from data")
     k: int = Field(3, ge=1, le=7, description="spline order, 1..7 (3 = cubic)")
-    grid_eps: float = Field(0.02, ge=0, le=1, description="grid placement: 1 = uniform, 0 = sample quantiles, in between = mix")
-    grid_range: tuple[float, float] = Field((-1.0, 1.0), description="initial spline domain [low, high] (inputs are normalized first)")
+    grid_eps: float = Field(0.02, ge=0, le=1,
+        description="grid placement: 1 = uniform, 0 = sample quantiles, in between = mix")
+    grid_range: tuple[float, float] = Field((-1.0, 1.0),
+        description="initial spline domain [low, high] (inputs are normalized first)")
     mult_arity: int = Field(2, ge=2, description="inputs per multiplication node, >= 2")
     base_fun: Literal["silu", "zero"] = Field("silu", description="residual base function added to every spline edge")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="compute device; auto = cuda when available, else cpu")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto",
+        description="compute device; auto = cuda when available, else cpu")
     dtype: Literal["float64", "float32"] = Field("float64", description="floating point precision of the model")
     init_noise: NonNegFloat = Field(0.1, description="scale of the random spline coefficients at init, >= 0")
 
@@ -120,9 +128,11 @@ class ModelConfig(Section):
             elif isinstance(item, (list, tuple)) and len(item) == 2 and all(_is_int(x) for x in item):
                 n_sum, n_mult = item
                 if n_sum < 0 or n_mult < 0 or n_sum + n_mult < 1:
-                    raise ValueError(f"layer {i} must be [sum nodes, mult nodes], both >= 0, not both 0 (got {show(item)})")
+                    raise ValueError(f"layer {i} must be [sum nodes, mult nodes], both >= 0, not both 0 "
+                                     f"(got {show(item)})")
                 if i == 0 and n_mult:
-                    raise ValueError(f"layer 0 is the input layer and cannot have multiplication nodes (got {show(item)})")
+                    raise ValueError("layer 0 is the input layer and cannot have multiplication nodes "
+                                     f"(got {show(item)})")
                 out.append((n_sum, n_mult))
             else:
                 raise ValueError(f"layer {i} must be an integer or a [sum, mult] pair of integers (got {show(item)})")
@@ -142,8 +152,10 @@ class ModelConfig(Section):
 class TrainConfig(Section):
     optimizer: Literal["lbfgs", "adam"] = Field("lbfgs", description="optimizer: lbfgs (full batch, few steps) or adam")
     steps: int = Field(100, ge=1, description="optimizer steps per grid stage, >= 1")
-    grids: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [3, 5, 10], min_length=1, description="grid-extension schedule: intervals per stage, each >= 1, non-decreasing")
-    lr: float | None = Field(None, gt=0, description="learning rate > 0; null = optimizer default (lbfgs 1.0, adam 1e-2)")
+    grids: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [3, 5, 10], min_length=1,
+        description="grid-extension schedule: intervals per stage, each >= 1, non-decreasing")
+    lr: float | None = Field(None, gt=0,
+        description="learning rate > 0; null = optimizer default (lbfgs 1.0, adam 1e-2)")
     lamb: NonNegFloat = Field(0.0, description="sparsity regularization strength, >= 0 (0 = off)")
     lamb_l1: NonNegFloat = Field(1.0, description="weight of the L1 term inside the sparsity penalty")
     lamb_entropy: NonNegFloat = Field(2.0, description="weight of the entropy term inside the sparsity penalty")
@@ -152,15 +164,20 @@ class TrainConfig(Section):
     grid_update_every: int = Field(20, ge=1, description="steps between grid updates, >= 1")
     stop_grid_update_step: NonNegInt = Field(50, description="no grid updates after this step of a stage")
     batch_size: int | None = Field(None, ge=1, description="rows per optimizer step; null = full batch")
-    patience: NonNegInt = Field(10, description="early stopping: steps without a min_delta relative improvement of the validation loss; with LBFGS, stages before the last also stop once converged; 0 = off (fixed schedule)")
-    min_delta: NonNegFloat = Field(1e-3, description="relative validation-loss improvement that counts for early stopping")
+    patience: NonNegInt = Field(10,
+        description="early stopping: steps without a min_delta relative improvement of the validation loss; with "
+                    "LBFGS, stages before the last also stop once converged; 0 = off (fixed schedule)")
+    min_delta: NonNegFloat = Field(1e-3,
+        description="relative validation-loss improvement that counts for early stopping")
     log_every: int = Field(10, ge=1, description="steps between history rows and progress updates, >= 1")
-    time_limit_s: float | None = Field(None, gt=0, description="soft time limit of training in seconds; past it the current stage stops and later rungs/stages are skipped; null = none")
+    time_limit_s: float | None = Field(120.0, gt=0,
+        description="soft time limit of training in seconds; past it the current stage stops and later rungs/stages "
+                    "are skipped; null = none")
 
     @field_validator("grids")
     @classmethod
     def _grids(cls, v: list[int]) -> list[int]:
-        if any(b < a for a, b in zip(v, v[1:])):
+        if any(b < a for a, b in zip(v, v[1:], strict=False)):
             raise ValueError(f"must be non-decreasing, e.g. [3, 5, 10] (got {show(v)})")
         return v
 
@@ -198,16 +215,23 @@ class CustomPrimitiveConfig(Section):
 
 
 class SymbolicConfig(Section):
-    lib: list[NonEmptyStr] | None = Field(None, min_length=1, description="primitive names to try per edge; null = all built-in primitives")
-    custom: list[CustomPrimitiveConfig] = Field(default_factory=list, description="extra primitives: [{name, expr, complexity, domain}]")
+    lib: list[NonEmptyStr] | None = Field(None, min_length=1,
+        description="primitive names to try per edge; null = all built-in primitives")
+    custom: list[CustomPrimitiveConfig] = Field(default_factory=list,
+        description="extra primitives: [{name, expr, complexity, domain}]")
     r2_min: float = Field(0.99, ge=0, le=1, description="minimum R² of an edge fit to accept a primitive, in [0, 1]")
-    complexity_weight: NonNegFloat = Field(0.3, description="score penalty per unit of complexity, in decades of 1-R², >= 0")
+    complexity_weight: NonNegFloat = Field(0.3,
+        description="score penalty per unit of complexity, in decades of 1-R², >= 0")
     top_k: int = Field(3, ge=1, description="candidates checked end to end per edge, >= 1")
     finetune_steps: NonNegInt = Field(200, description="training steps of the affine constants after fixing edges")
     snap: bool = Field(True, description="snap constants to simple values (integers, fractions) when harmless")
-    snap_tol: NonNegFloat = Field(1e-14, description="absolute slack in normalized train MSE allowed by a snap, on top of the AIC rule, >= 0")
+    snap_tol: NonNegFloat = Field(1e-14,
+        description="absolute slack in normalized train MSE allowed by a snap, on top of the AIC rule, >= 0")
     simplify_timeout_s: float = Field(10.0, gt=0, description="time limit of sympy simplification in seconds, > 0")
-    time_limit_s: float | None = Field(None, gt=0, description="soft time limit of symbolify in seconds; past it optional work (alternative edges, extra candidate formulas, further snaps) is skipped; null = none")
+    time_limit_s: float | None = Field(60.0, gt=0,
+        description="soft time limit of symbolify in seconds: the structure search gets half of it, and past it "
+                    "optional work (the edge-by-edge fit when a formula exists, alternative edges, extra candidate "
+                    "formulas, further snaps) is skipped; null = none")
     precision: int = Field(4, ge=1, le=17, description="significant digits shown in printed formulas (display only)")
 
     @field_validator("lib")
@@ -223,8 +247,10 @@ class SymbolicConfig(Section):
 
 
 class PlotConfig(Section):
-    what: list[PlotKind] = Field(default_factory=lambda: ["network", "edges", "loss", "parity", "pareto"], description="figures to draw: network, edges, loss, parity, pareto")
-    format: list[PlotFormat] = Field(default_factory=lambda: ["png"], min_length=1, description="file formats for each figure: png, svg, pdf")
+    what: list[PlotKind] = Field(default_factory=lambda: ["network", "edges", "loss", "parity", "pareto"],
+        description="figures to draw: network, edges, loss, parity, pareto")
+    format: list[PlotFormat] = Field(default_factory=lambda: ["png"], min_length=1,
+        description="file formats for each figure: png, svg, pdf")
     dpi: int = Field(150, ge=50, le=600, description="resolution of raster figures, 50..600")
 
     @field_validator("what", "format")
@@ -248,13 +274,15 @@ class OutputConfig(Section):
 class Config(Section):
     """A complete, validated experiment config. Sections: data, model, train, prune, symbolic, plot, output."""
 
-    seed: int = Field(0, ge=0, le=_SEED_MAX, description="run seed; the data split seed is derived from it unless data.split_seed is set")
+    seed: int = Field(0, ge=0, le=_SEED_MAX,
+        description="run seed; the data split seed is derived from it unless data.split_seed is set")
     version: int = Field(1, description="config format version; only 1 is accepted")
     data: DataConfig = Field(default_factory=DataConfig, description="where the data comes from and how it is split")
     model: ModelConfig = Field(default_factory=ModelConfig, description="KAN architecture")
     train: TrainConfig = Field(default_factory=TrainConfig, description="optimization and grid-extension schedule")
     prune: PruneConfig = Field(default_factory=PruneConfig, description="pruning after training")
-    symbolic: SymbolicConfig = Field(default_factory=SymbolicConfig, description="turning edges into closed-form functions")
+    symbolic: SymbolicConfig = Field(default_factory=SymbolicConfig,
+        description="turning edges into closed-form functions")
     plot: PlotConfig = Field(default_factory=PlotConfig, description="figures")
     output: OutputConfig = Field(default_factory=OutputConfig, description="where run directories go")
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from kansci.config.origin import Origin
 from kansci.errors import ConfigError
 
 __all__ = ["ConfigIssue", "Dumper", "parse"]
@@ -66,14 +67,14 @@ class ConfigIssue:
     where: str
     path: str
     message: str
-    order: tuple[int, int] = (3, 0)
+    order: tuple[int, int] = (Origin.DEFAULT, 0)  # sort key: (Origin, line in the file or position of the --set)
 
     def __str__(self) -> str:
         return ": ".join(part for part in (self.where, self.path, self.message) if part)
 
 
-def _yaml_error(exc: yaml.YAMLError, text: str, at: Callable[[int, int], str]) -> ConfigError:
-    """A parser/scanner/reader error as ConfigError at file:line:column."""
+def _yaml_error(exc: yaml.YAMLError, text: str, at: Callable[[int, int], str], path: str | None) -> ConfigError:
+    """A parser/scanner/reader error as ConfigError at file:line:column (``path``: the file, None for a --set)."""
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
         line, col = exc.problem_mark.line + 1, exc.problem_mark.column + 1
         problem = (exc.problem or "invalid YAML") + (f" ({exc.context})" if exc.context else "")
@@ -81,14 +82,16 @@ def _yaml_error(exc: yaml.YAMLError, text: str, at: Callable[[int, int], str]) -
         pos = getattr(exc, "position", 0)
         line, col = text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)
         problem = str(exc).splitlines()[0]
-    return ConfigError(f"{at(line, col)}: invalid YAML: {problem}", hint="check indentation, colons and quoting there")
+    return ConfigError(f"{at(line, col)}: invalid YAML: {problem}", hint="check indentation, colons and quoting there",
+                       path=path, line=line if path else None, column=col if path else None)
 
 
 class _Builder:
     """Turns a composed node tree into plain Python values, refusing tags, recording the line of every key."""
 
-    def __init__(self, loader: _Loader, at: Callable[[int], str], order: Callable[[int], tuple[int, int]]) -> None:
-        self.loader, self.at, self.order = loader, at, order
+    def __init__(self, loader: _Loader, at: Callable[[int], str], order: Callable[[int], tuple[int, int]],
+                 path: str | None) -> None:
+        self.loader, self.at, self.order, self.path = loader, at, order, path
         self.lines: dict[str, int] = {}
         self.issues: list[ConfigIssue] = []
         self.visits = 0
@@ -96,16 +99,23 @@ class _Builder:
     def _issue(self, line: int, path: str, message: str) -> None:
         self.issues.append(ConfigIssue(self.at(line), path, message, self.order(line)))
 
+    def _error(self, line: int, key: str, message: str, hint: str) -> ConfigError:
+        """A fatal error at ``line`` about ``key``. Its fields name the file, line and key when reading a file (in a
+        --set value, ``key`` is relative to the overridden key and the line is meaningless, so they stay None)."""
+        if self.path is None:
+            return ConfigError(message, hint)
+        return ConfigError(message, hint, path=self.path, line=line, key=key or None)
+
     def build(self, node: yaml.Node, path: str) -> Any:
         line = node.start_mark.line + 1
         self.visits += 1
         if self.visits > _MAX_NODES:
-            raise ConfigError(f"{self.at(line)}: the YAML expands to more than {_MAX_NODES} values (aliases?)",
-                              hint="write the config without anchors and aliases")
+            raise self._error(line, "", f"{self.at(line)}: the YAML expands to more than {_MAX_NODES} values "
+                              "(aliases?)", "write the config without anchors and aliases")
         if node.tag not in _ALLOWED_TAGS:
             tag = node.tag.replace(_T, "!!")
-            raise ConfigError(f"{self.at(line)}: {path or 'top level'}: YAML tag '{tag}' is not allowed",
-                              hint="use plain values only: strings, numbers, true/false, null, lists and mappings")
+            raise self._error(line, path, f"{self.at(line)}: {path or 'top level'}: YAML tag '{tag}' is not allowed",
+                              "use plain values only: strings, numbers, true/false, null, lists and mappings")
         if isinstance(node, yaml.MappingNode):
             out: dict[str, Any] = {}
             first_line: dict[str, int] = {}
@@ -133,23 +143,26 @@ class _Builder:
         try:
             return self.loader.construct_object(node)
         except (ValueError, KeyError, IndexError):                  # e.g. "!!int abc"
-            raise ConfigError(f"{self.at(line)}: {path}: cannot read {node.value!r} as {node.tag.replace(_T, '!!')}",
-                              hint="drop the explicit !! tag or fix the value") from None
+            raise self._error(line, path, f"{self.at(line)}: {path}: cannot read {node.value!r} as "
+                              f"{node.tag.replace(_T, '!!')}", "drop the explicit !! tag or fix the value") from None
 
 
-def parse(text: str, at: Callable[[int, int], str], order: Callable[[int], tuple[int, int]]
-           ) -> tuple[Any, dict[str, int], list[ConfigIssue]]:
-    """Compose and build one YAML document. Returns (value, dotted key → line, non-fatal issues)."""
+def parse(text: str, at: Callable[[int, int], str], order: Callable[[int], tuple[int, int]], *,
+          path: str | None = None) -> tuple[Any, dict[str, int], list[ConfigIssue]]:
+    """Compose and build one YAML document. Returns (value, dotted key → line, non-fatal issues).
+
+    ``at(line, column)`` is the location text of messages, ``order(line)`` the sort key of issues, ``path`` the file
+    named in the fields of a fatal ConfigError (None when ``text`` is not a file, e.g. a ``--set`` value)."""
     loader = None
     try:
         loader = _Loader(text)
         node = loader.get_single_node()
         if node is None:
             return None, {}, []
-        builder = _Builder(loader, lambda line: at(line, 0), order)
+        builder = _Builder(loader, lambda line: at(line, 0), order, path)
         return builder.build(node, ""), builder.lines, builder.issues
     except yaml.YAMLError as exc:
-        raise _yaml_error(exc, text, at) from None
+        raise _yaml_error(exc, text, at, path) from None
     finally:
         if loader is not None:
             loader.dispose()

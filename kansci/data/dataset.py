@@ -246,7 +246,7 @@ def load_dataset(path: str | Path, *, target: str | None = None, inputs: Sequenc
         inputs = [h for h in header if h != target]
         if not inputs:
             raise DataError(f"{where} has a single column {target!r}; need at least one input column besides the "
-                            "target", "add input columns to the file")
+                            "target", "add input columns to the file", path=where, column=target)
     else:
         inputs = [s.strip() for s in inputs.split(",")] if isinstance(inputs, str) else list(inputs)
         for name in inputs:
@@ -254,17 +254,20 @@ def load_dataset(path: str | Path, *, target: str | None = None, inputs: Sequenc
                 raise column_not_found(name, header, where, "input")
             if name == target:
                 raise DataError(f"{where}: column {name!r} is the target and cannot also be an input",
-                                "remove it from the inputs or choose another target")
+                                "remove it from the inputs or choose another target", path=where, column=name,
+                                key="data.inputs")
             if inputs.count(name) > 1:
-                raise DataError(f"{where}: input column {name!r} is listed twice", "list each input once")
+                raise DataError(f"{where}: input column {name!r} is listed twice", "list each input once",
+                                path=where, column=name, key="data.inputs")
         if not inputs:
-            raise DataError(f"{where}: no input columns selected", "select at least one input column")
+            raise DataError(f"{where}: no input columns selected", "select at least one input column", path=where,
+                            key="data.inputs")
     cols = [header.index(name) for name in inputs] + [header.index(target)]
     check_columns(table, cols)
     n = table.values.shape[0]
     if n < min_rows:
         raise DataError(f"{where} has {n} data row{'s' if n != 1 else ''}; at least {min_rows} are needed",
-                        "add more rows: kansci needs enough rows for a train, validation and test split")
+                        "add more rows: kansci needs enough rows for a train, validation and test split", path=where)
     X, y = table.values[:, cols[:-1]], table.values[:, cols[-1]]
     return _build(X, y, inputs, target, where, test_frac, split_seed, normalize, where, table.sha256)
 
@@ -323,13 +326,15 @@ def _build(X: np.ndarray, y: np.ndarray, inputs: list[str], target: str, where: 
     n = len(X)
     if n and np.all(y == y[0]):
         raise DataError(f"{where}: target column {target!r} has the same value ({float(y[0])!r}) in all {n} rows; "
-                        "a constant cannot be fitted", "choose another target column (--target)")
+                        "a constant cannot be fitted", "choose another target column (--target)", path=source,
+                        column=target)
     for j, name in enumerate(inputs):
         if n and np.all(X[:, j] == X[0, j]):
             others = [s for s in inputs if s != name]
             raise DataError(f"{where}: input column {name!r} has the same value ({float(X[0, j])!r}) in all {n} rows",
                             f"drop it with --inputs {','.join(others)}" if others
-                            else "a constant input carries no information; add a column that varies")
+                            else "a constant input carries no information; add a column that varies", path=source,
+                            column=name)
     train, test = _split(n, _n_test(n, test_frac, where), split_seed)
     return Dataset(X, y, list(inputs), target, train, test, fit_normalization(X[train], normalize),
                    fit_normalization(y[train], _TARGET_POLICY[normalize]), source, sha256, int(split_seed), normalize)

@@ -11,10 +11,10 @@ from importlib import resources
 
 import sympy
 
-from kansci.data.formula_text import parse_formula
 from kansci.data.names import safe_column_name
 from kansci.data.synthetic import SyntheticData, sample_formula
 from kansci.errors import DataError
+from kansci.expr.text import parse_formula
 
 
 # ------------------------------------------------------------------------------------------------- Feynman table

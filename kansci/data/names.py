@@ -8,8 +8,8 @@ import unicodedata
 
 import sympy
 
-from kansci.data.formula_text import reserved_names
 from kansci.errors import DataError
+from kansci.expr.text import reserved_names
 
 
 # ------------------------------------------------------------------------------------------------- column names

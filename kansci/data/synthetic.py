@@ -2,7 +2,7 @@
 
 ``make_dataset("x*sin(y)", {"x": (-1, 1), "y": (0, 3)}, n=1000, noise=0.01, seed=0)`` samples each variable uniformly
 in its range with ``np.random.default_rng(seed)`` and evaluates the formula (parsed safely by
-:func:`kansci.data.formula_text.parse_formula`, evaluated by walking the sympy tree with numpy; nothing is executed).
+:func:`kansci.expr.text.parse_formula`, evaluated by :func:`kansci.expr.evaluate.to_numpy`; nothing is executed).
 Noise follows the SRBench convention: Gaussian with standard deviation ``noise * RMS(y)``.
 
 The Feynman table (``kansci/resources/feynman.csv``) holds the 100 equations of Udrescu & Tegmark's Feynman database with
@@ -11,7 +11,6 @@ their sampling ranges; 97 of them (``in_srbench``) are scored by SRBench 2021.
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import keyword
 import math
@@ -23,8 +22,9 @@ import numpy as np
 import sympy
 
 from kansci.atomic import write_text
-from kansci.data.formula_text import parse_formula
 from kansci.errors import DataError, FormulaError
+from kansci.expr.evaluate import to_numpy
+from kansci.expr.text import parse_formula
 
 __all__ = [
     "SyntheticData", "FeynmanEquation", "parse_var_spec", "make_dataset", "evaluate_expr", "write_csv",
@@ -82,52 +82,21 @@ def parse_var_spec(spec: str) -> tuple[str, float, float]:
 
 
 # ------------------------------------------------------------------------------------------------- evaluation
-def _erf(x: np.ndarray) -> np.ndarray:
-    return np.vectorize(math.erf, otypes=[np.float64])(x)
-
-
-_NUMPY_FUNCS = {
-    sympy.sin: np.sin, sympy.cos: np.cos, sympy.tan: np.tan, sympy.asin: np.arcsin, sympy.acos: np.arccos,
-    sympy.atan: np.arctan, sympy.atan2: np.arctan2, sympy.sinh: np.sinh, sympy.cosh: np.cosh, sympy.tanh: np.tanh,
-    sympy.asinh: np.arcsinh, sympy.acosh: np.arccosh, sympy.atanh: np.arctanh, sympy.exp: np.exp,
-    sympy.log: np.log, sympy.Abs: np.abs, sympy.sign: np.sign, sympy.erf: _erf,
-}
-
-
 def evaluate_expr(expr: sympy.Expr, names: Sequence[str], X: np.ndarray) -> np.ndarray:
     """Evaluate ``expr`` (built from :func:`parse_formula`'s vocabulary) on ``X`` of shape (n, d), column ``i`` being
-    the symbol named ``names[i]``. Returns (n,) float64; invalid operations give NaN/inf (no warnings)."""
-    X = np.asarray(X, dtype=np.float64)
-    columns = {name: X[:, i] for i, name in enumerate(names)}
+    the symbol named ``names[i]``. Returns (n,) float64; invalid operations give NaN/inf (no warnings).
 
-    def walk(node: sympy.Basic) -> np.ndarray | float:
-        if node.is_Symbol:
-            if node.name not in columns:
-                raise DataError(f"formula uses {node.name!r}, which is not among the columns {list(names)}",
-                                "declare a range for every variable of the formula")
-            return columns[node.name]
-        if node.is_Number or node.is_NumberSymbol:
-            return float(node)
-        args = [walk(a) for a in node.args]
-        if node.is_Add:
-            return functools.reduce(np.add, args)
-        if node.is_Mul:
-            return functools.reduce(np.multiply, args)
-        if node.is_Pow:
-            base, power = args
-            if isinstance(power, float) and power == 0.5:
-                return np.sqrt(base)
-            if isinstance(power, float) and power == -1.0:
-                return np.divide(1.0, base)
-            return np.power(base, power)
-        func = _NUMPY_FUNCS.get(node.func)
-        if func is None:
-            raise DataError(f"cannot evaluate {node.func} numerically", "use the functions parse_formula accepts")
-        return func(*args)
-
-    with np.errstate(all="ignore"):
-        values = walk(expr)
-    return np.broadcast_to(np.asarray(values, dtype=np.float64), (X.shape[0],)).copy()
+    Raises:
+        DataError: the formula uses a symbol that is not a column, or a node that cannot be evaluated."""
+    unknown = sorted(s.name for s in expr.free_symbols if s.name not in set(names))
+    if unknown:
+        raise DataError(f"formula uses {unknown[0]!r}, which is not among the columns {list(names)}",
+                        "declare a range for every variable of the formula")
+    try:
+        fn = to_numpy(expr, list(names))
+    except FormulaError as exc:
+        raise DataError(exc.message, "use the functions parse_formula accepts") from exc
+    return fn(np.asarray(X, dtype=np.float64)[:, :len(names)])
 
 
 def sample_formula(expr: sympy.Expr, ranges: Sequence[tuple[str, float, float]], n: int, noise: float, seed: int,

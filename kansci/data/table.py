@@ -39,6 +39,7 @@ from kansci.errors import DataError
 _MISSING_MARKERS = {"na", "n/a", "nan", "null", "none", "?", "-", "--", "missing"}
 _SHOW = 5  # how many offending lines to list in a message
 _CHUNK = 4096  # rows converted to floats at a time
+_ROLE_KEYS = {"target": "data.target", "input": "data.inputs"}  # load_dataset's arguments are the data: section's keys
 
 
 @dataclass
@@ -76,7 +77,7 @@ def parse_table(path: str | Path) -> Table:
     if first is None:
         what = "is empty" if not text.strip() else "has only comments and blank lines"
         raise DataError(f"{where} {what}; no header line found",
-                        "the first non-comment line must be a header naming the columns, e.g. 'x0,x1,y'")
+                        "the first non-comment line must be a header naming the columns, e.g. 'x0,x1,y'", path=where)
     reader = csv.reader(itertools.chain([first], lines_iter), skipinitialspace=True, strict=True)
     offset = skipped - 1  # physical line = offset + reader.line_num
     header_line = skipped
@@ -104,12 +105,12 @@ def parse_table(path: str | Path) -> Table:
     except csv.Error as exc:
         raise DataError(f"{where}: line {start}: malformed CSV ({exc})",
                         "check the quoting: a field that contains commas or quotes must be wrapped in double quotes, "
-                        "with inner quotes doubled") from None
+                        "with inner quotes doubled", path=where, line=start) from None
     if pending:
         chunks.append(_to_floats(pending, line_numbers[-len(pending):], m, bad))
     if not chunks:
         raise DataError(f"{where} has a header (line {header_line}) but no data rows",
-                        "add data rows below the header, one row of numbers per line")
+                        "add data rows below the header, one row of numbers per line", path=where, line=header_line)
     values = np.concatenate(chunks, axis=0)
     return Table(where, header, values, np.array(line_numbers, dtype=np.int64), bad, digest)
 
@@ -129,46 +130,55 @@ def check_columns(table: Table, columns: Sequence[int] | range) -> None:
                 hint += "; '#' comments are allowed only before the header"
             else:
                 hint += "; a text column can be left out of the inputs"
-            raise DataError(f"{where}: line {line}, column {table.header[j]!r}: {text!r} is not a number", hint)
+            raise DataError(f"{where}: line {line}, column {table.header[j]!r}: {text!r} is not a number", hint,
+                            path=where, line=line, column=table.header[j])
     cols = list(columns)
     bad_mask = ~np.isfinite(table.values[:, cols])  # (n, len(cols))
     if bad_mask.any():
         total = int(bad_mask.sum())
         parts = []
-        for k in np.flatnonzero(bad_mask.any(axis=0)):
+        bad_cols = np.flatnonzero(bad_mask.any(axis=0))
+        for k in bad_cols:
             lines = table.lines[bad_mask[:, k]]
             shown = ", ".join(str(v) for v in lines[:_SHOW]) + (", ..." if len(lines) > _SHOW else "")
             parts.append(f"column {table.header[cols[k]]!r} ({len(lines)}) at line{'s' if len(lines) > 1 else ''} "
                          f"{shown}")
+        first = bad_cols[0]  # the fields name the first bad column and its first bad line
         raise DataError(f"{where}: {total} missing or non-finite value{'s' if total > 1 else ''} (empty, NaN or inf): "
                         + "; ".join(parts[:3]) + ("; ..." if len(parts) > 3 else ""),
-                        "kansci does not impute: remove or fill these rows, or leave those columns out")
+                        "kansci does not impute: remove or fill these rows, or leave those columns out",
+                        path=where, line=int(table.lines[bad_mask[:, first]][0]), column=table.header[cols[first]])
 
 
 def column_not_found(name: str, available: Sequence[str], where: str, role: str) -> DataError:
-    """DataError for an unknown ``role`` ("target"/"input") column, listing the columns and a did-you-mean."""
+    """DataError for an unknown ``role`` ("target"/"input") column, listing the columns and a did-you-mean. Its
+    ``key`` is the config key that chose the column (``data.target`` or ``data.inputs``)."""
     shown = ", ".join(repr(a) for a in available[:20]) + (", ..." if len(available) > 20 else "")
     close = difflib.get_close_matches(name, list(available), n=1, cutoff=0.6)
     if not close:
         close = [a for a in available if a.lower() == name.lower()][:1]
     hint = f"did you mean {close[0]!r}?" if close else "choose one of the available columns"
-    return DataError(f"{where}: no {role} column {name!r}; available columns: {shown}", hint)
+    return DataError(f"{where}: no {role} column {name!r}; available columns: {shown}", hint, path=where,
+                     column=name, key=_ROLE_KEYS[role])
 
 
 def _read_text(path: Path, where: str) -> tuple[str, str]:
     """The file's text (BOM removed) and the sha256 of its bytes; DataError for unreadable or non-UTF-8 files."""
     if not path.exists():
         raise DataError(f"data file {where!r} does not exist",
-                        f"check the path; relative paths start from {Path.cwd()}")
+                        f"check the path; relative paths start from {Path.cwd()}", path=where)
     if path.is_dir():
-        raise DataError(f"data path {where!r} is a directory, not a CSV file", "give the path of the CSV file itself")
+        raise DataError(f"data path {where!r} is a directory, not a CSV file", "give the path of the CSV file itself",
+                        path=where)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise DataError(f"cannot read data file {where!r}: {exc.strerror}", "check the file's permissions") from None
+        raise DataError(f"cannot read data file {where!r}: {exc.strerror}", "check the file's permissions",
+                        path=where) from None
     digest = hashlib.sha256(data).hexdigest()
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise DataError(f"{where} looks like UTF-16 text (byte-order mark at byte 0)", "re-save the file as UTF-8")
+        raise DataError(f"{where} looks like UTF-16 text (byte-order mark at byte 0)", "re-save the file as UTF-8",
+                        path=where)
     bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     try:
         return data[bom:].decode("utf-8"), digest
@@ -178,28 +188,29 @@ def _read_text(path: Path, where: str) -> tuple[str, str]:
         col = pos - (data.rfind(b"\n", 0, pos) + 1) + 1
         raise DataError(f"{where}: line {line}, byte {col} (file offset {pos}): byte 0x{data[pos]:02x} is "
                         "not valid UTF-8",
-                        "re-save the file as UTF-8, e.g. 'iconv -f latin1 -t utf-8 in.csv > out.csv'") from None
+                        "re-save the file as UTF-8, e.g. 'iconv -f latin1 -t utf-8 in.csv > out.csv'",
+                        path=where, line=line) from None
 
 
 def _check_header(header: list[str], line: int, where: str) -> None:
     """Structural header checks: comma-separated, not numeric data, no empty or duplicate names."""
     if len(header) == 1 and (sep := next((c for c in ";\t|" if c in header[0]), None)):
         raise DataError(f"{where}: line {line}: header {header[0]!r} looks separated by {sep!r}, not by commas",
-                        "kansci reads comma-separated files only; convert the separators to ','")
+                        "kansci reads comma-separated files only; convert the separators to ','", path=where, line=line)
     if all(_is_number(h) for h in header):
         raise DataError(f"{where}: line {line} looks like data, not a header (all {len(header)} fields are numbers)",
                         "add a header line naming the columns, e.g. "
-                        f"{','.join([f'x{i}' for i in range(len(header) - 1)] + ['y'])!r}")
+                        f"{','.join([f'x{i}' for i in range(len(header) - 1)] + ['y'])!r}", path=where, line=line)
     for j, name in enumerate(header):
         if not name:
             trailing = " (a trailing comma at the end of the header creates one)" if j == len(header) - 1 else ""
             raise DataError(f"{where}: line {line}: column {j + 1} of the header has an empty name{trailing}",
-                            "give every column a name, or remove the extra comma")
+                            "give every column a name, or remove the extra comma", path=where, line=line)
     seen: dict[str, int] = {}
     for j, name in enumerate(header):
         if name in seen:
             raise DataError(f"{where}: line {line}: duplicate column name {name!r} (columns {seen[name] + 1} and "
-                            f"{j + 1})", "give each column a unique name")
+                            f"{j + 1})", "give each column a unique name", path=where, line=line, column=name)
         seen[name] = j
 
 
@@ -207,12 +218,13 @@ def _ragged(where: str, line: int, row: list[str], m: int) -> DataError:
     """DataError for a data row with the wrong number of fields."""
     if row and row[0].lstrip().startswith("#"):
         return DataError(f"{where}: line {line} is a comment ({','.join(row)[:40]!r}) after the header",
-                         "'#' comments are allowed only before the header; delete the line or move it up")
+                         "'#' comments are allowed only before the header; delete the line or move it up",
+                         path=where, line=line)
     hint = "check for missing or extra commas; quote fields that contain commas"
     if len(row) > m and not any(c.strip() for c in row[m:]):
         hint = "the line ends with extra commas; remove them"
     return DataError(f"{where}: line {line} has {len(row)} field{'s' if len(row) != 1 else ''}, expected {m} "
-                     "(as in the header)", hint)
+                     "(as in the header)", hint, path=where, line=line)
 
 
 def _to_floats(rows: list[list[str]], lines: list[int], m: int, bad: dict[int, tuple[int, str]]) -> np.ndarray:

@@ -36,6 +36,7 @@ from kansci.discover.leaves import search_leaf
 from kansci.discover.powerlaw import fit_power_law
 from kansci.discover.surrogate import Surrogate, evaluate, restricted
 from kansci.discover.transforms import TargetTransform, candidate_transforms
+from kansci.expr.evaluate import to_numpy
 from kansci.symbolic.formula import polish
 
 __all__ = ["Candidate", "Engine", "complexity"]
@@ -64,8 +65,12 @@ class Candidate:
     def complexity(self) -> int:
         return complexity(self.expr)
 
-    def score(self, weight: float) -> float:
-        return math.log10(self.nmse + 1e-15) + weight * self.complexity if math.isfinite(self.nmse) else math.inf
+    def score(self, weight: float, floor: float = 0.0) -> float:
+        """``log10(max(nmse, floor) + 1e-15) + weight × complexity``: errors below ``floor`` (the noise of the data,
+        or of the surrogate that made them) do not count, so among formulas within it the simplest wins."""
+        if not math.isfinite(self.nmse):
+            return math.inf
+        return math.log10(max(self.nmse, floor) + 1e-15) + weight * self.complexity
 
 
 def _torch_transform(t: TargetTransform) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -73,6 +78,39 @@ def _torch_transform(t: TargetTransform) -> Callable[[torch.Tensor], torch.Tenso
     table = {"y": lambda v: v, "log|y|": lambda v: torch.log(v * sign), "1/y": lambda v: 1.0 / v,
              "y^2": lambda v: v * v, "sqrt(y)": lambda v: torch.sqrt(v)}
     return table[t.name]
+
+
+def _combine(kind: str, parts: list[sympy.Expr], symbols: Sequence[sympy.Symbol], X: np.ndarray,
+             target: np.ndarray) -> sympy.Expr | None:
+    """Σ a_k·part_k + b (sum) or C·Π part_k (product) with the coefficients solved by linear least squares against
+    ``target`` (n,) on X: a good start for the nonlinear refit, whatever constant offsets the parts carry."""
+    values = [to_numpy(p, symbols)(X) for p in parts]
+    if not all(np.all(np.isfinite(v)) for v in values):
+        return None
+    if kind == "sum":
+        A = np.column_stack([*values, np.ones(X.shape[0])])
+        coef = np.linalg.lstsq(A, target, rcond=None)[0]
+        return sympy.Add(*[sympy.Float(float(a)) * p for a, p in zip(coef[:-1], parts)]) + sympy.Float(float(coef[-1]))
+    g = np.prod(values, axis=0)
+    gg = float(g @ g)
+    if not gg > 0:
+        return None
+    return sympy.Float(float(g @ target) / gg) * sympy.Mul(*parts)
+
+
+def _nmse(y: np.ndarray, pred: np.ndarray) -> float:
+    if not np.all(np.isfinite(pred)):
+        return math.inf
+    var = float(np.var(y))
+    return float(np.mean((y - pred) ** 2)) / (var if var > 0 else 1.0)
+
+
+def _split_statistic(groups: list[tuple[int, ...]], decisions: list[structure.Decision]) -> float:
+    """The largest statistic among the pairs that the split separates (each passed its test)."""
+    where = {i: k for k, g in enumerate(groups) for i in g}
+    across = [d.statistic for d in decisions if len(d.variables) == 2 and all(isinstance(v, int) for v in d.variables)
+              and where.get(d.variables[0]) != where.get(d.variables[1])]
+    return max(across, default=0.0)
 
 
 def _composed(t: Callable[[torch.Tensor], torch.Tensor], f: Surrogate) -> Surrogate:
@@ -115,7 +153,7 @@ class Engine:
         return any(self.verified(c) for c in cands)
 
     def _ranked(self, cands: list[Candidate]) -> list[Candidate]:
-        return sorted(cands, key=lambda c: (not self.verified(c), c.score(self.weight)))
+        return sorted(cands, key=lambda c: (not self.verified(c), c.score(self.weight, self.accept)))
 
     # ------------------------------------------------------------------------------------------------ direct forms
     def _direct(self, X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol]) -> list[Candidate]:
@@ -123,12 +161,28 @@ class Engine:
         law = fit_power_law(X, y, symbols)
         if law is not None and math.isfinite(law.nmse):
             out.append(Candidate(law.expr, law.nmse, "power law", {"kind": "power law", "expr": str(law.expr)}))
-        if X.shape[1] <= 2 and not self._done(out):
-            stop = time.perf_counter() + LEAF_SHARE * remaining(self.deadline)
-            budget = stop if self.deadline is not None else None
-            for leaf in search_leaf(X, y, symbols, deadline=budget, weight=self.weight, max_results=3):
-                out.append(Candidate(leaf.expr, leaf.nmse, f"leaf {leaf.shape}", {"kind": "leaf", "shape": leaf.shape,
-                                                                                    "expr": str(leaf.expr)}))
+        if X.shape[1] > 2:
+            return out
+        transforms = candidate_transforms(y) if np.all(np.isfinite(y)) else []
+        for t in [TargetTransform(), *transforms]:
+            if self._done(out) or (out and expired(self.deadline)):
+                break
+            out += self._leaves(X, y, symbols, t)
+        return out
+
+    def _leaves(self, X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol],
+                t: TargetTransform) -> list[Candidate]:
+        """Leaf search on t(y); each leaf g becomes y = t⁻¹(g), scored on y itself."""
+        stop = time.perf_counter() + LEAF_SHARE * remaining(self.deadline)
+        budget = stop if self.deadline is not None else None
+        target = t.forward(y)
+        out = []
+        for leaf in search_leaf(X, target, symbols, deadline=budget, weight=self.weight, max_results=3):
+            expr = t.sympy_inverse(leaf.expr)
+            nmse = leaf.nmse if t.name == "y" else _nmse(y, to_numpy(expr, symbols)(X))
+            how = f"leaf {leaf.shape}" + ("" if t.name == "y" else f" of {t.name}")
+            out.append(Candidate(expr, nmse, how, {"kind": "leaf", "shape": leaf.shape, "transform": t.name,
+                                                   "expr": str(expr)}))
         return out
 
     # ------------------------------------------------------------------------------------------------ separability
@@ -145,17 +199,17 @@ class Engine:
             if expired(self.deadline):
                 break
             ft = _composed(_torch_transform(t), f)
-            groups, _ = structure.additive_groups(ft, Xs, self.tol, log=self.decisions)
-            kinds = [("sum", groups)]
+            groups, decs = structure.additive_groups(ft, Xs, self.tol, log=self.decisions)
+            kinds = [("sum", groups, decs)]
             if t.name == "y":
-                mgroups, _ = structure.multiplicative_groups(f, Xs, self.tol, log=self.decisions)
-                kinds.append(("product", mgroups))
-            for kind, gs in kinds:
+                mgroups, mdecs = structure.multiplicative_groups(f, Xs, self.tol, log=self.decisions)
+                kinds.append(("product", mgroups, mdecs))
+            for kind, gs, pair_decs in kinds:
                 if len(gs) < 2:
                     continue
                 self.log(f"{'  ' * depth}{kind} of {[[str(symbols[i]) for i in g] for g in gs]}"
                          + (f" under {t.name}" if t.name != "y" else ""))
-                cand = self._split(kind, gs, t, ft, X, y, symbols, depth)
+                cand = self._split(kind, gs, t, ft, X, y, symbols, depth, _split_statistic(gs, pair_decs))
                 if cand is not None:
                     out.append(cand)
                     if self.verified(cand):
@@ -163,7 +217,7 @@ class Engine:
         return out
 
     def _split(self, kind: str, groups: list[tuple[int, ...]], t: TargetTransform, ft: Surrogate, X: np.ndarray,
-               y: np.ndarray, symbols: list[sympy.Symbol], depth: int) -> Candidate | None:
+               y: np.ndarray, symbols: list[sympy.Symbol], depth: int, statistic: float) -> Candidate | None:
         """Solve each group on the surrogate restricted to it; assemble t(y) = Σ a·g (sum) or C·Π g (product); map
         back through t's inverse and refit every constant on the real data."""
         d = X.shape[1]
@@ -180,14 +234,14 @@ class Engine:
                 return None
             parts.append(sub[0].expr)
             trees.append(sub[0].tree | {"variables": [str(symbols[i]) for i in g], "nmse": sub[0].nmse})
-        if kind == "sum":
-            inner = sympy.Add(*[sympy.Float(1.0) * p for p in parts]) + sympy.Float(0.0)
-        else:
-            inner = sympy.Float(1.0) * sympy.Mul(*parts)
+        inner = _combine(kind, parts, symbols, X, t.forward(y))
+        if inner is None:
+            return None
         expr = t.sympy_inverse(inner)
         polished, nmse = polish(expr, symbols, X, y)
         how = f"{kind} of {len(groups)} parts" + (f" of {t.name}" if t.name != "y" else "")
-        return Candidate(polished, nmse, how, {"kind": kind, "transform": t.name, "parts": trees})
+        return Candidate(polished, nmse, how, {"kind": kind, "transform": t.name, "statistic": statistic,
+                                               "parts": trees})
 
     # ------------------------------------------------------------------------------------------------ symmetry
     def _symmetric(self, X: np.ndarray, y: np.ndarray, symbols: list[sympy.Symbol], f: Surrogate,

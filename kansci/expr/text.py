@@ -1,22 +1,26 @@
-"""Safe parser for user formula strings: text -> sympy expression, without eval.
+"""Safe parser for formula text: text -> sympy expression, without eval.
 
 The text is parsed by Python's :mod:`ast` (``mode="eval"``), every node is checked against a whitelist, and the sympy
 expression is built by walking the tree. Nothing in the text is ever executed, and ``sympify``/``parse_expr`` are not
 used. What is accepted:
 
 - numbers: integer and float literals (``3``, ``2.5``, ``1e-3``); integers stay exact (``1/2`` is ``Rational(1, 2)``),
-  floats become ``sympy.Float`` from their literal text;
+  floats become ``sympy.Float`` from their literal text (or the nearest float64 with ``float64=True``);
 - names: the given variables (plain ``sympy.Symbol(name)``, or the Symbol passed in ``symbols``), and the constants
   ``pi``, ``e`` and ``E`` (Euler's number) unless a variable of that name is declared;
 - operators: unary ``+ -``, binary ``+ - * / **``; ``^`` is read as a power (like ``**``, with the precedence of
   ``**``), because people write ``x^2``; there is no bitwise xor;
 - calls of the functions in :data:`FUNCTIONS` with positional arguments (aliases: ``arcsin arccos arctan arctan2
-  arcsinh arccosh arctanh ln abs``). ``log(x, b)`` is the logarithm of ``x`` to base ``b``.
+  arcsinh arccosh arctanh ln abs``). ``log(x, b)`` is the logarithm of ``x`` to base ``b``. The functions are those
+  of :mod:`kansci.expr.functions` marked ``parse``, plus ``sqrt``.
 
 Python keywords cannot be names (``lambda`` is a syntax error): the Feynman table writes ``lambd``. Names may not start
 with ``_``. Only printable ASCII is accepted (so no Unicode look-alike names). Everything else (attributes, indexing,
 strings, lambdas, comparisons, comprehensions, keyword arguments, ...) raises :class:`~kansci.errors.FormulaError`
 whose one-line message names the 1-based column in the original text; the error also carries ``.column``.
+
+:func:`kansci.expr.export.to_text` writes an expression back in this grammar with every float at full precision, so
+that ``parse_formula(to_text(e), float64=True)`` rebuilds ``e`` exactly (how a run directory stores its formula).
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 import sympy
 
 from kansci.errors import FormulaError
+from kansci.expr.functions import FUNCTIONS as _TABLE
 
 __all__ = ["FUNCTIONS", "CONSTANTS", "MAX_LENGTH", "MAX_DEPTH", "parse_formula", "reserved_names"]
 
@@ -36,14 +41,9 @@ _MAX_EXACT_BITS = 2048  # refuse exact integers/rationals larger than this (e.g.
 
 # name -> (sympy function, allowed argument counts)
 FUNCTIONS: dict[str, tuple[Callable[..., sympy.Expr], tuple[int, ...]]] = {
-    "sin": (sympy.sin, (1,)), "cos": (sympy.cos, (1,)), "tan": (sympy.tan, (1,)),
-    "asin": (sympy.asin, (1,)), "acos": (sympy.acos, (1,)), "atan": (sympy.atan, (1,)),
-    "atan2": (sympy.atan2, (2,)),
-    "sinh": (sympy.sinh, (1,)), "cosh": (sympy.cosh, (1,)), "tanh": (sympy.tanh, (1,)),
-    "asinh": (sympy.asinh, (1,)), "acosh": (sympy.acosh, (1,)), "atanh": (sympy.atanh, (1,)),
-    "exp": (sympy.exp, (1,)), "log": (sympy.log, (1, 2)), "sqrt": (sympy.sqrt, (1,)),
-    "Abs": (sympy.Abs, (1,)), "sign": (sympy.sign, (1,)), "erf": (sympy.erf, (1,)),
+    f.name: (f.sympy, (1, 2) if f.name == "log" else (f.arity,)) for f in _TABLE.values() if f.parse
 }
+FUNCTIONS["sqrt"] = (sympy.sqrt, (1,))  # a power (sympy.Pow), evaluated as such
 _ALIASES = {
     "arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2", "arcsinh": "asinh",
     "arccosh": "acosh", "arctanh": "atanh", "ln": "log", "abs": "Abs",
@@ -79,9 +79,9 @@ class _Builder:
     """Walks a validated-as-it-goes AST and builds the sympy expression."""
 
     def __init__(self, text: str, code: str, colmap: list[int], source: str,
-                 variables: frozenset[str] | None, symbols: Mapping[str, sympy.Symbol]) -> None:
+                 variables: frozenset[str] | None, symbols: Mapping[str, sympy.Symbol], float64: bool) -> None:
         self.text, self.code, self.colmap, self.source = text, code, colmap, source
-        self.variables, self.symbols = variables, symbols
+        self.variables, self.symbols, self.float64 = variables, symbols, float64
 
     # -- errors ---------------------------------------------------------------------------------------------
     def fail(self, what: str, code_col: int, hint: str) -> FormulaError:
@@ -166,7 +166,8 @@ class _Builder:
         literal = self.code[node.col_offset:node.end_col_offset].replace("_", "")
         if value != value or value in (float("inf"), float("-inf")):
             raise self.fail_at(node, f"number {literal} is not finite", "use a number within float64 range")
-        return sympy.Float(literal)
+        # float64: the literal's nearest float64, subnormals included (Python's float() rounds it once, correctly)
+        return sympy.Float(float(literal)) if self.float64 else sympy.Float(literal)
 
     def name(self, node: ast.Name) -> sympy.Expr:
         name = node.id
@@ -273,7 +274,7 @@ def _prepare(text: str, source: str) -> tuple[str, list[int]]:
 
 
 def parse_formula(text: str, variables: Sequence[str] | None = None, *, source: str = "formula",
-                  symbols: Mapping[str, sympy.Symbol] | None = None) -> sympy.Expr:
+                  symbols: Mapping[str, sympy.Symbol] | None = None, float64: bool = False) -> sympy.Expr:
     """Parse a formula string into a sympy expression without executing it.
 
     Args:
@@ -282,6 +283,8 @@ def parse_formula(text: str, variables: Sequence[str] | None = None, *, source: 
             names keep their meaning). Declared names take precedence over the constants ``pi``, ``e``, ``E``.
         source: what to call the text in error messages (e.g. ``"config.yaml:data.formula"``).
         symbols: optional Symbols to use for given names (these names are allowed too, and take precedence).
+        float64: make every float literal the nearest float64 (a 53-bit ``sympy.Float``) instead of a Float with
+            the literal's own digits; reads the text of :func:`kansci.expr.export.to_text` back exactly.
 
     Returns:
         The sympy expression (automatic sympy evaluation applies, so ``1/2`` is ``Rational(1, 2)``).
@@ -300,7 +303,7 @@ def parse_formula(text: str, variables: Sequence[str] | None = None, *, source: 
     except (RecursionError, MemoryError, ValueError):
         raise _error(source, text, "formula too complex to parse", None, "simplify the expression") from None
     var_set = None if variables is None else frozenset(variables)
-    builder = _Builder(text, code, colmap, source, var_set, dict(symbols or {}))
+    builder = _Builder(text, code, colmap, source, var_set, dict(symbols or {}), float64)
     try:
         return builder.build(tree.body, 0)
     except RecursionError:

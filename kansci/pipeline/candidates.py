@@ -11,6 +11,7 @@ from typing import Any
 
 import sympy
 
+from kansci.budget import remaining
 from kansci.config import Config
 from kansci.data import Dataset
 from kansci.symbolic.exports import Formula
@@ -19,6 +20,7 @@ from kansci.symbolic.formula import final_simplify, polish, snap_constants, tidy
 __all__ = ["FORMULA_NODE_WEIGHT", "finish", "score"]
 
 FORMULA_NODE_WEIGHT = 0.05
+MIN_SIMPLIFY_S = 0.5  # a simplification past the deadline still gets this long (it usually needs far less)
 
 
 def score(nmse: float, complexity: int) -> float:
@@ -30,15 +32,17 @@ def finish(raw: sympy.Expr, ds: Dataset, symbols: list[sympy.Symbol], cfg: Confi
     """``raw`` (in ``symbols``, original units) -> ``{"formula", "nmse", "score", "stages", "snaps"}``."""
     sym = cfg.symbolic
     X_fit, y_fit = ds.X_train, ds.y_train
+    # sympy's simplification gets the configured time, but never much more than what is left of the deadline
+    timeout = max(MIN_SIMPLIFY_S, min(sym.simplify_timeout_s, remaining(deadline)))
     stages = [("assembled", raw)]
-    expr = tidy(raw, sym.simplify_timeout_s)
+    expr = tidy(raw, timeout)
     expr, nmse = polish(expr, symbols, X_fit, y_fit)
     stages.append(("polished", expr))
     snaps: list[dict] = []
     if sym.snap:
-        expr, _, snaps = snap_constants(expr, symbols, X_fit, y_fit, tol=sym.snap_tol,
-                                        timeout_s=sym.simplify_timeout_s, deadline=deadline)
-        expr = final_simplify(expr, sym.simplify_timeout_s)
+        expr, _, snaps = snap_constants(expr, symbols, X_fit, y_fit, tol=sym.snap_tol, timeout_s=timeout,
+                                        deadline=deadline)
+        expr = final_simplify(expr, timeout)
         expr, nmse = polish(expr, symbols, X_fit, y_fit)
         stages.append(("snapped", expr))
     formula = Formula(expr, list(ds.input_names), ds.target_name)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from kansci import __version__, rundir
-from kansci.config import Config, config_to_yaml, line_of, resolve_data_path
+from kansci.config import Config, Origin, config_to_yaml, error_at, resolve_data_path
 from kansci.core.model import KAN
 from kansci.data import Dataset, load_dataset
 from kansci.errors import ConfigError, DataError, KansciError, RunDirError
@@ -51,33 +51,36 @@ def load_data(cfg: Config) -> Dataset:
     """The configured dataset. A data error about a key that a config file set names that file, line and key."""
     path = resolve_data_path(cfg)
     if path is None:
-        raise ConfigError("no data file given", "pass DATA.csv, or set data.path in the config")
+        raise ConfigError("no data file given", "pass DATA.csv, or set data.path in the config", key="data.path")
     try:
         return load_dataset(
             path, target=cfg.data.target, inputs=cfg.data.inputs, test_frac=cfg.data.test_frac,
             split_seed=split_seed(cfg), normalize=cfg.data.normalize,
         )
     except DataError as exc:
-        raise _located(cfg, _data_key(cfg, exc.message), exc) from None
+        raise _located(cfg, _data_key(cfg, exc), exc) from None
 
 
-def _data_key(cfg: Config, message: str) -> str:
-    """The config key a data error is about: the named missing column decides between target and inputs."""
-    head = message.split("available", 1)[0]  # ignore the list of available columns
-    if cfg.data.inputs and any(repr(c) in head for c in cfg.data.inputs):
+def _data_key(cfg: Config, exc: DataError) -> str:
+    """The config key a data error is about, decided on its structured fields (never its text): the key it names
+    (an unknown or misused target/input column), else ``data.inputs``/``data.target`` when the column at fault was
+    chosen there explicitly, else ``data.path`` (the file itself)."""
+    if exc.key is not None:
+        return exc.key
+    if exc.column is not None and exc.column in (cfg.data.inputs or []):
         return "data.inputs"
-    if cfg.data.target and repr(cfg.data.target) in head:
+    if exc.column is not None and exc.column == cfg.data.target:
         return "data.target"
     return "data.path"
 
 
 def _located(cfg: Config, key: str, exc: KansciError) -> KansciError:
-    """``exc`` prefixed with ``file:line: key:`` when a config file set ``key``; unchanged otherwise (a value from
-    the command line is named by the error itself)."""
+    """``exc`` as a ConfigError prefixed with ``file:line: key:`` (fields: the config file, line and key) when a
+    config file set ``key``; unchanged otherwise (a value from the command line is named by the error itself)."""
     source = cfg._source
-    if source is None or source.path is None or source.origin(key)[1][0] != 0:
+    if source is None or source.origin(key) is not Origin.FILE:
         return exc
-    return ConfigError(f"{line_of(cfg, key)}: {key}: {exc.message}", exc.hint)
+    return error_at(cfg, key, exc.message, exc.hint)
 
 
 def model_dtype(cfg: Config) -> torch.dtype:
@@ -134,7 +137,7 @@ def check_width(cfg: Config, ds: Dataset) -> None:
     if width[0] != ds.n_inputs or width[-1] != 1:
         raise _located(cfg, "model.width", ConfigError(
             f"model.width {width} does not match the data: {ds.n_inputs} inputs and 1 target",
-            f"use width [{ds.n_inputs}, ..., 1], or width: auto",
+            f"use width [{ds.n_inputs}, ..., 1], or width: auto", key="model.width",
         ))
 
 

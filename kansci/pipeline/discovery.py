@@ -26,7 +26,7 @@ from kansci.discover.surrogate import from_kan
 from kansci.pipeline.candidates import finish
 from kansci.train.loop import TrainData
 
-__all__ = ["ACCEPT_FACTOR", "ACCEPT_FLOOR", "Discovery", "discover", "network_nmse"]
+__all__ = ["ACCEPT_FACTOR", "ACCEPT_FLOOR", "Discovery", "describe", "discover", "network_nmse"]
 
 ACCEPT_FACTOR = 1.5
 ACCEPT_FLOOR = 1e-12
@@ -73,5 +73,35 @@ def discover(model: KAN, data: TrainData, ds: Dataset, cfg: Config, symbols: lis
         out.candidates.append(done)
     out.verified = any(c["nmse"] <= accept for c in out.candidates)
     out.record["candidates"] = [{"how": c["how"], "formula": c["formula"].text, "train_nmse": c["nmse"],
-                                 "tree": c["tree"]} for c in out.candidates]
+                                 "tree": c["tree"], "decomposition": describe(c["tree"], ds.target_name)}
+                                for c in out.candidates]
     return out
+
+
+_KIND = {"sum": ("+", "additive separability"), "product": ("·", "multiplicative separability")}
+
+
+def describe(tree: dict[str, Any], target: str = "f", depth: int = 0) -> list[str]:
+    """The decomposition as lines, outermost first, e.g.
+    ``f = g1(q1, q2) · g2(r)   [multiplicative separability, statistic 3.1e-03]``."""
+    pad = "  " * depth
+    kind = tree.get("kind", "")
+    if kind in _KIND:
+        op, test = _KIND[kind]
+        parts = tree.get("parts", [])
+        inner = f" {op} ".join(f"g{k + 1}({', '.join(p.get('variables', []))})" for k, p in enumerate(parts))
+        t = tree.get("transform", "y")
+        lhs = target if t == "y" else t.replace("y", target)
+        lines = [f"{pad}{lhs} = {inner}   [{test}{'' if t == 'y' else ' of ' + t}, statistic "
+                 f"{tree.get('statistic', 0.0):.1e}]"]
+        for k, p in enumerate(parts):
+            lines += describe(p, f"g{k + 1}", depth + 1)
+        return lines
+    if kind == "symmetry":
+        return [f"{pad}{target} = h({tree['combination']}, ...)   [symmetry, statistic {tree['statistic']:.1e}]",
+                *describe(tree.get("part", {}), "h", depth + 1)]
+    if kind == "power law":
+        return [f"{pad}{target} = {tree.get('expr', '')}   [power law in log space]"]
+    if kind == "leaf":
+        return [f"{pad}{target} = {tree.get('expr', '')}   [leaf search: {tree.get('shape', '')}]"]
+    return []

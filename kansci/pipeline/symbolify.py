@@ -19,14 +19,14 @@ import sympy
 import torch
 
 from kansci import rundir
-from kansci.budget import deadline_after
+from kansci.budget import deadline_after, expired
 from kansci.config import Config
 from kansci.core.model import KAN, resolve_device
 from kansci.data import Dataset
 from kansci.metrics import regression_metrics
 from kansci.pipeline.common import cpu_threads_for, load_model, load_run_data, predict, train_tensors
 from kansci.pipeline.direct_fit import direct_fit, unsnapped_pareto, use
-from kansci.pipeline.discovery import discover
+from kansci.pipeline.discovery import describe, discover
 from kansci.prune import PruneReport
 from kansci.symbolic.exports import Formula, make_symbols
 from kansci.symbolic.primitives import Primitive, build_library
@@ -71,6 +71,8 @@ def _symbolify(run: Path, cfg: Config, ds: Dataset, device: torch.device, librar
     fit = None
     if found.verified:
         log("structure: a verified formula was found; the edge-by-edge fit is skipped")
+    elif candidates and expired(deadline):
+        log("symbolic.time_limit_s reached: the edge-by-edge fit is skipped")
     else:
         fit = direct_fit(model, data, ds, cfg, library, symbols, deadline, log)
         candidates += fit.candidates
@@ -81,6 +83,7 @@ def _symbolify(run: Path, cfg: Config, ds: Dataset, device: torch.device, librar
     metrics = _metrics(formula, network, ds)
     metrics["wall_s"] = time.perf_counter() - t0
     metrics["found_by"] = best["how"]
+    metrics["decomposition"] = describe(best["tree"], ds.target_name) if "tree" in best else []
     metrics["stages"] = {label: Formula(e, list(ds.input_names), ds.target_name).rounded(6)
                          for label, e in best["stages"]}
     if metrics["formula_test_rmse"] > np.sqrt(MUCH_WORSE) * max(metrics["network_test_rmse"], 1e-300):

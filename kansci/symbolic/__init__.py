@@ -2,7 +2,9 @@
 
 - :mod:`.primitives`: the library of one-variable primitives ``f`` (data: name, expression, complexity, domain),
   with guarded torch evaluation and user extensions parsed safely.
-- :mod:`.sympy_torch`: evaluate any sympy expression with torch operations (no eval, no lambdify).
+  Their torch functions come from :func:`kansci.expr.evaluate.to_torch` (no eval, no lambdify).
 - :mod:`.edge_fit`: fit every edge against every primitive at once (batched grid search, zoom, widening, LM polish).
-- :mod:`.select`: choose one primitive per edge; :mod:`.formula`: assemble, simplify and export the formula.
+- :mod:`.lm`: the Levenberg-Marquardt loop shared by the end-to-end fine-tune and the constant polish.
+- :mod:`.select`: choose one primitive per edge; :mod:`.formula`: assemble, simplify, polish and snap the formula;
+  :mod:`.exports`: the :class:`~kansci.symbolic.exports.Formula` object and its exports.
 """

@@ -41,8 +41,8 @@ import sympy
 import torch
 
 from kansci.errors import FitError, FormulaError
+from kansci.expr.evaluate import to_torch
 from kansci.symbolic.primitives import Primitive, X
-from kansci.symbolic.sympy_torch import sympy_to_torch
 
 __all__ = ["EdgeFits", "fit_edges"]
 
@@ -201,7 +201,7 @@ def _check_inputs(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch
     return x, y
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kind(prim: Primitive) -> str:
     """The primitive's symmetry, upgraded to 'constant'/'linear' when its expression is one."""
     if prim.symmetry != "none":
@@ -392,13 +392,13 @@ def _linear_fit(prims: Sequence[Primitive], pid: torch.Tensor, ab: torch.Tensor,
     return torch.stack([c, d], -1), torch.where(ok, sse, torch.inf), ok, f, fc, torch.where(nondeg, var, 0.0)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _derivative(prim: Primitive) -> Callable[[torch.Tensor], torch.Tensor]:
     """f' as a torch function: sympy derivative (DiracDelta → 0), or autograd when it has no torch form."""
     xr = sympy.Symbol("x", real=True)
     d = sympy.diff(prim.sympy(xr), xr).replace(sympy.DiracDelta, lambda *args: sympy.S.Zero)
     try:
-        return sympy_to_torch(d, [xr])
+        return to_torch(d, [xr])
     except FormulaError:  # no torch form of the derivative: differentiate with autograd
         def grad(z: torch.Tensor) -> torch.Tensor:
             with torch.enable_grad():

@@ -1,14 +1,24 @@
-"""The :class:`Formula` object and its exporters: text, LaTeX, sympy srepr, a standalone numpy module, torch."""
+"""The :class:`Formula` object and its exporters: text, exact text, LaTeX, sympy srepr, a stand-alone numpy module,
+numpy and torch functions. Every numeric form goes through :mod:`kansci.expr` (one evaluator, one function table).
+"""
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import sympy
-from sympy.printing.numpy import NumPyPrinter
 
-from kansci.symbolic.sympy_torch import sympy_to_torch
+from kansci.errors import FormulaError, RunDirError
+from kansci.expr.evaluate import to_numpy, to_torch
+from kansci.expr.export import to_source, to_text
+from kansci.expr.text import parse_formula
+
+__all__ = ["EXACT_KEY", "Formula", "make_symbols"]
+
+#: Key of ``formula.json`` holding the formula as text that :func:`~kansci.expr.text.parse_formula` reads back exactly.
+EXACT_KEY = "exact_text"
 
 
 @dataclass
@@ -42,54 +52,98 @@ class Formula:
         return sympy.latex(self.expr)
 
     def numpy(self) -> Callable[..., np.ndarray]:
-        """A numpy function taking the input columns as positional arguments, in ``input_names`` order."""
-        fn = sympy.lambdify(self.symbols, self.expr, modules="numpy")
+        """A numpy function taking the input columns as positional arguments, in ``input_names`` order; they
+        broadcast together and the result (float64) has their broadcast shape."""
+        fn = to_numpy(self.expr, self.input_names)
 
         def call(*cols: np.ndarray) -> np.ndarray:
-            out = fn(*cols)
-            return np.broadcast_to(np.asarray(out, dtype=np.float64), np.broadcast(*cols).shape).copy()
+            arrays = np.broadcast_arrays(*(np.asarray(c, dtype=np.float64) for c in cols))
+            shape = arrays[0].shape if arrays else ()
+            X = np.stack([a.reshape(-1) for a in arrays], -1) if arrays else np.zeros((1, 0))
+            return fn(X).reshape(shape)
 
         return call
 
     def torch(self) -> Callable[..., Any]:
-        return sympy_to_torch(self.expr, self.symbols)
+        """A torch function of one tensor per input column (``input_names`` order), differentiable by autograd."""
+        return to_torch(self.expr, self.input_names)
 
     def __call__(self, X: np.ndarray | None = None, **columns: np.ndarray) -> np.ndarray:
-        """Evaluate on X (n, d) in ``input_names`` order, or on named columns."""
+        """Evaluate on X (n, d) in ``input_names`` order, or on named columns; returns (n,) float64."""
         if X is not None:
             X = np.asarray(X, dtype=np.float64)
             assert X.ndim == 2 and X.shape[1] == len(self.input_names), (X.shape, self.input_names)
-            cols = [X[:, k] for k in range(X.shape[1])]
-        else:
-            missing = [n for n in self.input_names if n not in columns]
-            if missing:
-                raise TypeError(f"missing columns: {missing}")
-            cols = [np.asarray(columns[n], dtype=np.float64) for n in self.input_names]
-        return self.numpy()(*cols)
+            return to_numpy(self.expr, self.input_names)(X)
+        missing = [n for n in self.input_names if n not in columns]
+        if missing:
+            raise TypeError(f"missing columns: {missing}")
+        return self.numpy()(*(columns[n] for n in self.input_names))
 
     def complexity(self) -> int:
         """Number of nodes of the expression tree (SRBench's model size)."""
         return sum(1 for _ in sympy.preorder_traversal(self.expr))
 
     def python_module(self) -> str:
-        """Source of a standalone module with ``formula(<named args>)`` using numpy only."""
-        printer = NumPyPrinter({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False})
-        body = printer.doprint(self.expr)
-        args = ", ".join(self.input_names)
-        return (
-            '"""Formula found by kansci. Standalone: needs only numpy."""\n'
-            "import numpy\n\n\n"
-            f"def formula({args}):\n"
-            f'    """{self.target} = {self.text}"""\n'
-            f"    return {body}\n"
-        )
+        """Source of a stand-alone module with ``formula(<named args>)`` that needs only numpy (and the standard
+        library); it returns the same values as calling this Formula."""
+        return to_source(self.expr, self.input_names, target=self.target, doc=self.text)
 
     def to_json(self) -> dict[str, Any]:
-        return {"text": self.text, "srepr": sympy.srepr(self.expr), "latex": self.latex(),
-                "inputs": self.input_names, "target": self.target, "complexity": self.complexity()}
+        """The ``formula.json`` fields: display forms, and :data:`EXACT_KEY` with ``assumptions`` (the input symbols'
+        sympy assumptions), from which :meth:`from_json` rebuilds the same expression through the formula parser.
+        The exact text is ``None`` for an expression the parser cannot read (a ``Max`` or ``floor`` from sympy's
+        rewriting): such a formula is written out but cannot be reloaded."""
+        doc: dict[str, Any] = {"text": self.text, "srepr": sympy.srepr(self.expr), "latex": self.latex(),
+                               "inputs": self.input_names, "target": self.target, "complexity": self.complexity()}
+        try:
+            doc[EXACT_KEY] = to_text(self.expr)
+        except FormulaError:
+            doc[EXACT_KEY] = None
+        doc["assumptions"] = {s.name: _assumptions(s) for s in self.symbols}
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any], source: str = "formula.json") -> Formula:
+        """Rebuild a Formula from :meth:`to_json`'s fields: :data:`EXACT_KEY` is read by the safe formula parser.
+
+        Raises:
+            RunDirError: the document lacks the exact text (written by a kansci before it had one), its fields are
+                malformed, or the text does not parse.
+        """
+        if EXACT_KEY not in doc:
+            raise RunDirError(f"{source}: no {EXACT_KEY!r} field (the formula was written by an older kansci)",
+                              "re-run `kansci symbolify RUN` to write it again")
+        inputs, text = doc.get("inputs"), doc[EXACT_KEY]
+        if text is None:
+            raise RunDirError(f"{source}: the formula {doc.get('text')} uses a function that formula text cannot "
+                              "express, so it cannot be reloaded", "use the model in the run directory instead")
+        assumptions = doc.get("assumptions") or {}
+        if (not isinstance(inputs, list) or not all(isinstance(n, str) for n in inputs) or not isinstance(text, str)
+                or not isinstance(assumptions, dict) or not all(isinstance(a, dict) for a in assumptions.values())):
+            raise RunDirError(f"{source}: malformed formula fields", "re-run `kansci symbolify RUN`")
+        try:
+            symbols = {n: sympy.Symbol(n, **{str(k): bool(v) for k, v in assumptions.get(n, {}).items()})
+                       for n in inputs}
+        except (TypeError, ValueError) as exc:
+            raise RunDirError(f"{source}: malformed symbol assumptions ({exc})", "re-run `kansci symbolify RUN`"
+                              ) from exc
+        try:
+            expr = parse_formula(text, inputs, source=f"{source}:{EXACT_KEY}", symbols=symbols, float64=True)
+        except FormulaError as exc:  # kansci wrote text that parses: the file was changed or damaged
+            raise RunDirError(exc.message, "re-run `kansci symbolify RUN` to write it again") from exc
+        return cls(expr, list(inputs), str(doc.get("target", "y")))
+
+
+def _assumptions(symbol: sympy.Symbol) -> dict[str, bool]:
+    """The fewest keyword assumptions that rebuild ``symbol`` (``{"positive": True}`` for make_symbols' symbols)."""
+    for kwargs in ({}, {"positive": True}, {"real": True}):
+        if sympy.Symbol(symbol.name, **kwargs) == symbol:
+            return kwargs
+    return dict(symbol.assumptions0)
 
 
 def make_symbols(names: Sequence[str], X: np.ndarray) -> list[sympy.Symbol]:
     """Symbols for the input columns: ``positive`` where the column is strictly positive, else ``real``."""
     return [sympy.Symbol(n, positive=True) if np.all(X[:, k] > 0) else sympy.Symbol(n, real=True)
             for k, n in enumerate(names)]
+

@@ -8,23 +8,23 @@
 3. :func:`snap_constants` tries, constant by constant, 0, integers, small rationals and rational multiples of pi
    and e; a snap is kept only if, after re-polishing the remaining constants (:func:`polish`), the normalized MSE on
    the training rows passes the AIC rule (one constant fewer may cost at most a factor ``exp(2/n)``) plus an
-   absolute slack ``tol``. Everything else is polished by LBFGS.
+   absolute slack ``tol``. Everything else is polished by Levenberg-Marquardt (:mod:`kansci.symbolic.lm`).
 """
 from __future__ import annotations
 
 import math
-import time
+from collections.abc import Callable, Sequence
 from fractions import Fraction
-from typing import Callable, Sequence
 
 import numpy as np
 import sympy
 import torch
 
-from kansci.budget import time_limit
+from kansci.budget import expired, time_limit
 from kansci.core.model import KAN
 from kansci.errors import FormulaError
-from kansci.symbolic.sympy_torch import sympy_to_torch
+from kansci.expr.evaluate import to_torch
+from kansci.symbolic.lm import jacobian, levenberg_marquardt
 
 
 def _exact(v: float) -> sympy.Expr:
@@ -37,7 +37,8 @@ def _exact(v: float) -> sympy.Expr:
     return sympy.Float(v)
 
 
-def assemble(model: KAN, symbols: Sequence[sympy.Symbol], x_shift, x_scale, y_shift: float, y_scale: float) -> sympy.Expr:
+def assemble(model: KAN, symbols: Sequence[sympy.Symbol], x_shift, x_scale, y_shift: float,
+             y_scale: float) -> sympy.Expr:
     """The model's output 0 as a sympy expression of ``symbols`` in original units. Every active edge must be
     symbolic (check with ``model.numeric_edges()`` first)."""
     nodes = [(s - _exact(float(sh))) / _exact(float(sc)) for s, sh, sc in zip(symbols, x_shift, x_scale)]
@@ -96,14 +97,16 @@ def final_simplify(expr: sympy.Expr, timeout_s: float = 10.0) -> sympy.Expr:
     return simp if sympy.count_ops(simp) <= sympy.count_ops(expr) else expr
 
 
-def _nmse(fn: Callable[..., torch.Tensor], cols: list[torch.Tensor], y: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+def _nmse(fn: Callable[..., torch.Tensor], cols: list[torch.Tensor], y: torch.Tensor,
+          params: torch.Tensor) -> torch.Tensor:
     pred = fn(*cols, *params)
     return torch.mean((pred - y) ** 2) / torch.var(y, unbiased=False).clamp_min(1e-300)
 
 
 def polish(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y: np.ndarray,
            steps: int = 200) -> tuple[sympy.Expr, float]:
-    """Refit every Float constant of ``expr`` by LBFGS on (X (n, d), y (n,)); returns (expr, normalized MSE).
+    """Refit every Float constant of ``expr`` by Levenberg-Marquardt on (X (n, d), y (n,)), at most ``steps``
+    iterations; returns (expr, normalized MSE).
 
     An expression that cannot be evaluated as a real function (a complex constant after a snap, an unsupported
     node) scores ``inf``, so a snap that produces it is rejected.
@@ -120,48 +123,26 @@ def _polish(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y:
     cols = [torch.as_tensor(X[:, k], dtype=torch.float64) for k in range(X.shape[1])]
     yt = torch.as_tensor(y, dtype=torch.float64)
     if not floats or steps == 0:
-        fn = sympy_to_torch(expr, list(symbols))
+        fn = to_torch(expr, list(symbols))
         with torch.no_grad():
             err = float(_nmse(fn, cols, yt, torch.zeros(0)))
         return expr, err if math.isfinite(err) else math.inf
     params = sympy.symbols(f"_c0:{len(floats)}")
     templ = expr.xreplace(dict(zip(floats, params)))
-    fn = sympy_to_torch(templ, [*symbols, *params])
+    fn = to_torch(templ, [*symbols, *params])
     c = torch.tensor([float(f) for f in floats], dtype=torch.float64)
     var = torch.var(yt, unbiased=False).clamp_min(1e-300)
 
     def residual(theta: torch.Tensor) -> torch.Tensor:
         return fn(*cols, *theta) - yt
 
-    def nmse(theta: torch.Tensor) -> float:
-        with torch.no_grad():
-            v = float(torch.mean(residual(theta) ** 2) / var)
+    def nmse(r: torch.Tensor) -> float:
+        v = float(torch.mean(r**2) / var)
         return v if math.isfinite(v) else math.inf
 
-    start = best = nmse(c)
-    # Levenberg-Marquardt with Jacobian columns scaled to unit norm: invariant to the constants' magnitudes (a
-    # formula in units of 1e-12 and 1e36 polishes like one in units of 1) and to their collinearity.
-    lam = 1e-3
-    for _ in range(steps):
-        J = _jacobian(residual, c)  # (n, p)
-        r = residual(c).detach()
-        if not (torch.isfinite(J).all() and torch.isfinite(r).all()):
-            break
-        scale = J.norm(dim=0).clamp_min(1e-300)  # (p,)
-        Js = J / scale
-        A, g = Js.T @ Js, Js.T @ r
-        improved = False
-        while lam < 1e12:
-            step = torch.linalg.solve(A + lam * torch.diag(A.diagonal() + 1e-12), g)
-            trial = c - step / scale
-            v = nmse(trial)
-            if v < best:
-                gain = best - v
-                c, best, lam, improved = trial, v, max(lam / 3, 1e-12), True
-                break
-            lam *= 10
-        if not improved or gain <= 1e-16 * best:
-            break
+    start = nmse(residual(c))
+    c, best = levenberg_marquardt(residual, lambda theta: jacobian(residual, theta), c, steps, tol=1e-16,
+                                  loss_of=nmse)
     if not math.isfinite(best) or best > start:
         return expr, start
     return templ.xreplace({p: sympy.Float(float(v)) for p, v in zip(params, c)}), best
@@ -169,29 +150,6 @@ def _polish(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y:
 
 _BASES = (sympy.Integer(1), sympy.pi, sympy.E, sympy.sqrt(2), sympy.sqrt(3), sympy.sqrt(sympy.pi),
           sympy.sqrt(2 * sympy.pi))
-
-
-def _jacobian(fn: Callable[[torch.Tensor], torch.Tensor], c: torch.Tensor) -> torch.Tensor:
-    """d fn / d c as (n, p) by reverse mode twice: ``g(u) = J^T u`` is linear in u, so d g_k / d u is column k of J
-    (2p small backward passes, p << n). Forward mode would be as cheap per call but loads torch's forward-AD
-    decompositions on first use (about 0.25 s). Falls back to n backward passes for ops without double backward."""
-    try:
-        with torch.enable_grad():
-            return _jacobian_by_double_backward(fn, c)
-    except (RuntimeError, NotImplementedError):
-        return torch.autograd.functional.jacobian(fn, c)
-
-
-def _jacobian_by_double_backward(fn: Callable[[torch.Tensor], torch.Tensor], c: torch.Tensor) -> torch.Tensor:
-    cc = c.detach().requires_grad_(True)
-    r = fn(cc)  # (n,)
-    u = torch.zeros_like(r, requires_grad=True)
-    (g,) = torch.autograd.grad(r, cc, grad_outputs=u, create_graph=True, allow_unused=True, materialize_grads=True)
-    cols = []
-    for k in range(len(c)):
-        col = torch.autograd.grad(g[k], u, retain_graph=True, allow_unused=True)[0] if g[k].requires_grad else None
-        cols.append(torch.zeros_like(r) if col is None else col.detach())
-    return torch.stack(cols, -1)
 
 
 def snap_candidates(v: float) -> list[sympy.Expr]:
@@ -226,7 +184,7 @@ def snap_constants(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndar
     log: list[dict] = []
     tried: set[str] = set()
     budget = 8 * (len(expr.atoms(sympy.Float)) + 1)
-    while budget > 0 and not (deadline is not None and time.perf_counter() > deadline):
+    while budget > 0 and not expired(deadline):
         budget -= 1
         floats = [f for f in sorted(expr.atoms(sympy.Float), key=lambda f: -abs(float(f))) if str(f) not in tried]
         if not floats:

@@ -37,8 +37,9 @@ import numpy as np
 import sympy
 import torch
 
-from kansci.errors import ConfigError
-from kansci.symbolic.sympy_torch import sympy_to_torch
+from kansci.errors import ConfigError, FormulaError
+from kansci.expr.evaluate import to_torch
+from kansci.expr.text import parse_formula
 
 __all__ = ["Primitive", "X", "SINGULAR_GAP", "default_library", "build_library", "format_library"]
 
@@ -206,18 +207,16 @@ ALIASES = {"x^0.5": "sqrt", "1/x^0.5": "1/sqrt(x)", "x^-0.5": "1/sqrt(x)", "sign
 _CUSTOM_KEYS = ("name", "expr", "complexity", "domain")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sympy_of(expr: str, name: str) -> sympy.Expr:
     if expr in _BUILTIN_SYMPY:
         return _BUILTIN_SYMPY[expr]
-    from kansci.data.formula_text import parse_formula  # imported lazily: only custom primitives need the parser
-
     return parse_formula(expr, variables=["x"], source=f"primitive {name!r}", symbols={"x": X})
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _torch_of(expr: str, name: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    return sympy_to_torch(_sympy_of(expr, name), [X])
+    return to_torch(_sympy_of(expr, name), [X])
 
 
 def default_library() -> dict[str, Primitive]:
@@ -242,47 +241,57 @@ def build_library(names: Sequence[str] | None = None,
         if key not in _DEFAULT:
             close = difflib.get_close_matches(str(name), [*_DEFAULT, *ALIASES], n=1, cutoff=0.5)
             hint = f"did you mean {close[0]!r}?" if close else "run `kansci lib list` to see the built-in names"
-            raise ConfigError(f"unknown primitive {name!r}", hint + " (or define it under custom primitives)")
+            raise ConfigError(f"unknown primitive {name!r}", hint + " (or define it under custom primitives)",
+                              key="symbolic.lib")
         lib[key] = _DEFAULT[key]
     for i, entry in enumerate(custom):
         prim = _custom_primitive(i, entry)
         if prim.name in lib or prim.name in _DEFAULT or prim.name in ALIASES:
-            raise ConfigError(f"custom primitive {prim.name!r} clashes with a library name", "pick another name")
+            raise ConfigError(f"custom primitive {prim.name!r} clashes with a library name", "pick another name",
+                              key=f"symbolic.custom.{i}.name")
         lib[prim.name] = prim
     return lib
 
 
 def _custom_primitive(i: int, entry: Mapping[str, object]) -> Primitive:
-    where = f"custom primitive #{i + 1}"
+    where, at = f"custom primitive #{i + 1}", f"symbolic.custom.{i}"  # at: the config key of entry i, for .key
     if not isinstance(entry, Mapping):
-        raise ConfigError(f"{where} is not a mapping", 'write it as {name: ..., expr: ..., complexity: ...}')
+        raise ConfigError(f"{where} is not a mapping", 'write it as {name: ..., expr: ..., complexity: ...}', key=at)
     for key in entry:
         if key not in _CUSTOM_KEYS:
             close = difflib.get_close_matches(str(key), _CUSTOM_KEYS, n=1)
             raise ConfigError(f"{where}: unknown key {key!r}", f"did you mean {close[0]!r}?" if close else
-                              f"allowed keys: {', '.join(_CUSTOM_KEYS)}")
+                              f"allowed keys: {', '.join(_CUSTOM_KEYS)}", key=f"{at}.{key}")
     name, expr = entry.get("name"), entry.get("expr")
     if not isinstance(name, str) or not name.strip() or any(c.isspace() for c in name):
-        raise ConfigError(f"{where}: 'name' must be a non-empty string without spaces", "e.g. name: sinc")
+        raise ConfigError(f"{where}: 'name' must be a non-empty string without spaces", "e.g. name: sinc",
+                          key=f"{at}.name")
     where = f"{where} {name!r}"
     if not isinstance(expr, str) or not expr.strip():
-        raise ConfigError(f"{where}: 'expr' must be an expression string in x", "e.g. expr: sin(x)/x")
+        raise ConfigError(f"{where}: 'expr' must be an expression string in x", "e.g. expr: sin(x)/x",
+                          key=f"{at}.expr")
     cx = entry.get("complexity", 3)
     if not isinstance(cx, int) or isinstance(cx, bool) or cx < 0:
-        raise ConfigError(f"{where}: 'complexity' must be a non-negative integer, got {cx!r}", "e.g. complexity: 3")
+        raise ConfigError(f"{where}: 'complexity' must be a non-negative integer, got {cx!r}", "e.g. complexity: 3",
+                          key=f"{at}.complexity")
     dom = entry.get("domain", (-INF, INF))
     if (not isinstance(dom, Sequence) or isinstance(dom, str) or len(dom) != 2
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in dom)
             or math.isnan(dom[0]) or math.isnan(dom[1]) or not dom[0] < dom[1]):
-        raise ConfigError(f"{where}: 'domain' must be [lo, hi] with lo < hi, got {dom!r}", "e.g. domain: [0, .inf]")
-    e = _sympy_of(expr, name)  # FormulaError if unsafe
-    if not e.free_symbols:
-        sym = "constant"
-    elif e.is_polynomial(X) and sympy.degree(e, X) == 1:
-        sym = "linear"
-    else:
-        sym = "none"
-    _torch_of(expr, name)  # FormulaError now, not at fit time, if a node has no torch equivalent
+        raise ConfigError(f"{where}: 'domain' must be [lo, hi] with lo < hi, got {dom!r}", "e.g. domain: [0, .inf]",
+                          key=f"{at}.domain")
+    try:
+        e = _sympy_of(expr, name)  # FormulaError if unsafe
+        if not e.free_symbols:
+            sym = "constant"
+        elif e.is_polynomial(X) and sympy.degree(e, X) == 1:
+            sym = "linear"
+        else:
+            sym = "none"
+        _torch_of(expr, name)  # FormulaError now, not at fit time, if a node has no torch equivalent
+    except FormulaError as exc:  # the parser's error, with the config key of the expression added
+        exc.key = f"{at}.expr"
+        raise
     return Primitive(name, expr, cx, domain=(float(dom[0]), float(dom[1])), symmetry=sym)
 
 

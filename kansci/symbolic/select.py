@@ -14,22 +14,25 @@ edge" to "simplest primitive above r2_min on every edge"); each is set, its affi
 (Levenberg-Marquardt: a handful of iterations reach rounding level when the assignment is exact), and scored on the
 validation rows by ``log10(NMSE + 1e-15) + complexity_weight * total complexity``. The best assignment wins. If it
 is not exact, the other ``top_k`` candidates of each edge (least certain edges first) are tried in its place with
-the same fine-tuning; a substitution is kept only if it halves the validation loss and pays for any
-added complexity on the same score, otherwise it is rolled back. Spline fits of a trained KAN are rarely the ideal functions (``h(f(x) g(y)) = x y`` has a family of
-solutions), which is why isolated fits alone pick ``tan(0.16 x)`` where ``x`` is exact.
+the same fine-tuning; a substitution is kept only if it halves the validation loss and pays for any added complexity
+on the same score, otherwise it is rolled back. Spline fits of a trained KAN are rarely the ideal functions
+(``h(f(x) g(y)) = x y`` has a family of solutions), which is why isolated fits alone pick ``tan(0.16 x)`` where ``x``
+is exact.
 """
 from __future__ import annotations
 
 import copy
 import math
-import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 
+from kansci.budget import expired
 from kansci.core.model import KAN
 from kansci.symbolic.edge_fit import fit_edges
+from kansci.symbolic.lm import levenberg_marquardt
 from kansci.symbolic.primitives import Primitive
 
 
@@ -57,16 +60,13 @@ def candidate_score(r2: float, complexity: int, weight: float) -> float:
     return math.log10(max(1.0 - r2, 1e-12)) + weight * complexity
 
 
-def rank_candidates(rows: list[dict[str, Any]], *, weight: float, r2_min: float, allow_zero: bool) -> list[dict[str, Any]]:
+def rank_candidates(rows: list[dict[str, Any]], *, weight: float, r2_min: float,
+                    allow_zero: bool) -> list[dict[str, Any]]:
     """Valid candidates with their score, best first; those under r2_min only if none passes."""
     ok = [dict(r, score=candidate_score(r["r2"], r["complexity"], weight)) for r in rows
           if r["valid"] and not r.get("mimic") and (allow_zero or r["name"] != "0")]
     good = [r for r in ok if r["r2"] >= r2_min]
     return sorted(good or ok, key=lambda r: (r["score"], r["complexity"], r["name"]))
-
-
-def _past(deadline: float | None) -> bool:
-    return deadline is not None and time.perf_counter() > deadline
 
 
 def val_loss(model: KAN, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -111,30 +111,11 @@ def _jacobian(model: KAN, edges: list[SymEdge], x: torch.Tensor, theta: torch.Te
     return J
 
 
-def _damped_step(residual: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor, r: torch.Tensor,
-                 J: torch.Tensor, loss: float, lam: float) -> tuple[torch.Tensor, torch.Tensor, float, float]:
-    """One Levenberg-Marquardt step from theta (p,) with residual r (n,) and Jacobian J (n, p), columns scaled to
-    unit norm: the damping grows tenfold until the loss drops (then shrinks threefold). Returns (theta, residual,
-    loss, damping), unchanged but for the damping when no step lowers the loss."""
-    scale = J.norm(dim=0).clamp_min(1e-300)
-    Js = J / scale
-    A, g = Js.T @ Js, Js.T @ r
-    while lam < 1e12:
-        step, info = torch.linalg.solve_ex(A + lam * torch.diag(A.diagonal() + 1e-12), g)
-        trial = theta - step / scale
-        r_trial = residual(trial)
-        v = float(torch.mean(r_trial**2))
-        if info == 0 and v < loss:
-            return trial, r_trial, v, max(lam / 3, 1e-12)
-        lam *= 10
-    return theta, r, loss, lam
-
-
 def finetune_symbolic(model: KAN, x: torch.Tensor, y: torch.Tensor, steps: int) -> float:
-    """Fit the symbolic edges' [a, b, c, d] jointly to (x (n, n_in), y (n, 1)) by Levenberg-Marquardt with Jacobian
-    columns scaled to unit norm; returns the MSE. At most ``steps`` iterations: it stops once a step gains less than
-    :data:`FINETUNE_TOL` of the loss or the damping saturates. Only steps that lower the loss are taken, so the
-    parameters stay finite. Every active edge must be symbolic."""
+    """Fit the symbolic edges' [a, b, c, d] jointly to (x (n, n_in), y (n, 1)) by Levenberg-Marquardt
+    (:func:`kansci.symbolic.lm.levenberg_marquardt` on the MSE); returns the MSE. At most ``steps`` iterations: it
+    stops once a step gains less than :data:`FINETUNE_TOL` of the loss or the damping saturates. Only steps that
+    lower the loss are taken, so the parameters stay finite. Every active edge must be symbolic."""
     assert not model.numeric_edges(), "finetune_symbolic needs an all-symbolic model"
     edges = symbolic_edges(model)
     theta = torch.cat([model.layers[l].sym_params[i, j].detach() for l, i, j, _ in edges] or [x.new_zeros(0)])
@@ -144,16 +125,8 @@ def finetune_symbolic(model: KAN, x: torch.Tensor, y: torch.Tensor, steps: int) 
         with torch.no_grad():
             return symbolic_output(model, edges, x, t) - target
 
-    r = residual(theta)
-    best, lam = float(torch.mean(r**2)), 1e-3
-    for _ in range(steps if edges and math.isfinite(best) else 0):
-        J = _jacobian(model, edges, x, theta)
-        if not torch.isfinite(J).all():
-            break
-        theta, r, loss, lam = _damped_step(residual, theta, r, J, best, lam)
-        gain, best = best - loss, loss
-        if gain <= FINETUNE_TOL * best:
-            break
+    theta, best = levenberg_marquardt(residual, lambda t: _jacobian(model, edges, x, t), theta,
+                                      steps if edges else 0, tol=FINETUNE_TOL)
     with torch.no_grad():
         for k, (l, i, j, _) in enumerate(edges):
             model.layers[l].sym_params[i, j] = theta[4 * k: 4 * k + 4]
@@ -219,7 +192,7 @@ def symbolize_edges(
         key = tuple(r["name"] for r in assign)
         if any(f["primitives"] == key for f in front):
             continue
-        if front and _past(deadline):
+        if front and expired(deadline):
             log("symbolic.time_limit_s reached: no further assignments")
             break
         nmse, state = evaluate(assign)
@@ -233,13 +206,14 @@ def symbolize_edges(
         model.layers[l].set_symbolic(i, j, prims[cand["name"]], model.layers[l].sym_params[i, j].detach().tolist())
     choices = [EdgeChoice(l, i, j, c["name"], [c[k] for k in "abcd"], c["r2"], c["complexity"],
                           candidate_score(c["r2"], c["complexity"], complexity_weight), table[e]["attribution"],
-                          sorted(pools[e], key=lambda r: candidate_score(r["r2"], r["complexity"], complexity_weight))[:top_k])
+                          sorted(pools[e], key=lambda r: candidate_score(r["r2"], r["complexity"],
+                                                                          complexity_weight))[:top_k])
                for e, ((l, i, j), c) in enumerate(zip(edges, chosen["assign"]))]
     best_val = chosen["nmse"] * var
     exact = 1e-12 * var
     for c in sorted(choices, key=lambda c: c.r2) if best_val > exact else []:  # least certain first
         for alt in c.candidates:
-            if alt["name"] == c.primitive or _past(deadline):
+            if alt["name"] == c.primitive or expired(deadline):
                 continue
             state = copy.deepcopy(model.state_dict())
             model.layers[c.layer].set_symbolic(c.i, c.j, prims[alt["name"]], [alt[k] for k in "abcd"])
@@ -247,8 +221,10 @@ def symbolize_edges(
             v = val_loss(model, x_val, y_val)
             gain = math.log10(best_val / var + 1e-15) - math.log10(v / var + 1e-15)
             if v < best_val * 0.5 and gain > complexity_weight * (alt["complexity"] - c.complexity):
-                log(f"edge {(c.layer, c.i, c.j)}: {alt['name']} beats {c.primitive} end to end ({v:.3e} < {best_val:.3e})")
-                best_val, c.primitive, c.r2, c.complexity, c.score = v, alt["name"], alt["r2"], alt["complexity"], alt["score"]
+                log(f"edge {(c.layer, c.i, c.j)}: {alt['name']} beats {c.primitive} end to end "
+                    f"({v:.3e} < {best_val:.3e})")
+                best_val, c.primitive, c.r2 = v, alt["name"], alt["r2"]
+                c.complexity, c.score = alt["complexity"], alt["score"]
             else:
                 model.layers[c.layer].set_symbolic(c.i, c.j, prims[c.primitive], [0.0] * 4)
                 model.load_state_dict(state)
