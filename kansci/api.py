@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ class KANRegressor:
     def get_params(self, deep: bool = True) -> dict[str, Any]:  # noqa: ARG002 (sklearn signature)
         return {"seed": self.seed, "symbolify": self.symbolify, "out_dir": self.out_dir, **self.options}
 
-    def set_params(self, **params: Any) -> "KANRegressor":
+    def set_params(self, **params: Any) -> KANRegressor:
         for k, v in params.items():
             if k in ("seed", "symbolify", "out_dir"):
                 setattr(self, k, v)
@@ -87,7 +88,7 @@ class KANRegressor:
         flags["output.dir"] = self.out_dir or tempfile.mkdtemp(prefix="kansci-")
         return load_config(None, flags=flags)
 
-    def fit(self, X: Any, y: Any, feature_names: Sequence[str] | None = None, target_name: str = "y") -> "KANRegressor":
+    def fit(self, X: Any, y: Any, feature_names: Sequence[str] | None = None, target_name: str = "y") -> KANRegressor:
         """X (n, d), y (n,). ``feature_names`` default to the columns of a DataFrame-like X, else x0..x{d-1}."""
         if feature_names is None and hasattr(X, "columns"):
             feature_names = [str(c) for c in X.columns]

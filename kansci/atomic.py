@@ -9,8 +9,9 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 _UMASK = os.umask(0o022)  # read the process umask (there is no getter) and put it back at once
 os.umask(_UMASK)

@@ -11,7 +11,6 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-import kansci
 from kansci import cli
 from kansci.api import KANRegressor
 from kansci.rundir import store

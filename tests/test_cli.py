@@ -238,7 +238,7 @@ def test_latest_without_runs_and_missing_run_exit_2(tmp_path, command):
     assert res.exit_code == 2 and "nope" in res.stderr and "not found" in res.stderr
 
 
-# ------------------------------------------------------------------------------------------------- symbolify / plot / run
+# ------------------------------------------------------------------------------------------ symbolify / plot / run
 @dataclass
 class _Formula:
     text: str

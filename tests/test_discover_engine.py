@@ -10,7 +10,6 @@ import sympy
 import torch
 
 from kansci.discover.engine import Engine
-from kansci.discover.leaves import rounded
 
 
 def solve(fn, names, lo, hi, n=600, seed=0, deadline_s=20.0, accept=1e-12):

@@ -1,4 +1,5 @@
-"""Tests for kansci.pipeline.figures: a real (tiny) run directory -> figures, checked against the run's own files and numpy."""
+"""Tests for kansci.pipeline.figures: a real (tiny) run directory -> figures, checked against the run's own files
+and numpy."""
 from __future__ import annotations
 
 import copy
@@ -15,12 +16,12 @@ import pytest
 import torch
 from PIL import Image
 
-from kansci.pipeline import figures as F
 from kansci import rundir
 from kansci.config import load_config
 from kansci.core.model import KAN
 from kansci.data.synthetic import make_dataset, write_csv
 from kansci.errors import ConfigError, KansciError, RunDirError
+from kansci.pipeline import figures as F
 from kansci.pipeline import fit_run, load_run_data
 from kansci.symbolic import primitives
 

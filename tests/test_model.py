@@ -7,8 +7,6 @@ from scipy.interpolate import BSpline
 from kansci.core.model import KAN, normalize_width
 from kansci.symbolic.primitives import default_library
 
-
-
 pytestmark = pytest.mark.usefixtures("float64_default")  # tensors below are built without dtype arguments
 
 
@@ -33,7 +31,8 @@ def naive_forward(model: KAN, x: torch.Tensor) -> torch.Tensor:
                 silu = h[:, i] / (1 + np.exp(-h[:, i]))
                 out[:, j] += layer.w_base[i, j].item() * silu + layer.w_spline[i, j].item() * spl
         n_sum, n_mult = model.width[l + 1]
-        prods = [out[:, n_sum + m * model.mult_arity: n_sum + (m + 1) * model.mult_arity].prod(1) for m in range(n_mult)]
+        a = model.mult_arity
+        prods = [out[:, n_sum + m * a: n_sum + (m + 1) * a].prod(1) for m in range(n_mult)]
         h = np.concatenate([out[:, :n_sum]] + [p[:, None] for p in prods], axis=1)
     return torch.as_tensor(h)
 

@@ -1,4 +1,5 @@
-"""Tests for kansci.plots / kansci.plots.network: every figure renders, layouts hold their promises, bytes are stable."""
+"""Tests for kansci.plots / kansci.plots.network: every figure renders, layouts hold their promises, bytes are
+stable."""
 from __future__ import annotations
 
 import io

@@ -27,9 +27,9 @@ from typer.testing import CliRunner
 
 from kansci import load_run, pipeline, rundir
 from kansci.cli import app
-from kansci.rundir import store
 from kansci.config import load_config
 from kansci.errors import ConfigError, RunDirError
+from kansci.rundir import store
 
 TINY = {"model.width": [2, 1, 1], "model.device": "cpu", "train.steps": 2, "train.grids": [3]}
 # the bare-pickle payload makes torch warn about its pickle protocol before refusing it

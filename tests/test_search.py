@@ -5,8 +5,8 @@ import torch
 import kansci.train.search as search
 from kansci.config import load_config
 from kansci.core.model import KAN
-from kansci.train.search import search_architecture
 from kansci.train import Interrupted, StopRequest, TrainData
+from kansci.train.search import search_architecture
 
 pytestmark = pytest.mark.usefixtures("float64_default")
 

@@ -6,8 +6,6 @@ from scipy.interpolate import BSpline
 
 from kansci.core import spline
 
-
-
 pytestmark = pytest.mark.usefixtures("float64_default")  # tensors below are built without dtype arguments
 
 
@@ -24,7 +22,8 @@ def naive_basis(t: np.ndarray, i: int, k: int, x: float) -> float:
     if k == 0:
         return 1.0 if t[i] <= x < t[i + 1] else 0.0
     a = 0.0 if t[i + k] == t[i] else (x - t[i]) / (t[i + k] - t[i]) * naive_basis(t, i, k - 1, x)
-    b = 0.0 if t[i + k + 1] == t[i + 1] else (t[i + k + 1] - x) / (t[i + k + 1] - t[i + 1]) * naive_basis(t, i + 1, k - 1, x)
+    b = 0.0 if t[i + k + 1] == t[i + 1] else \
+        (t[i + k + 1] - x) / (t[i + k + 1] - t[i + 1]) * naive_basis(t, i + 1, k - 1, x)
     return a + b
 
 
@@ -135,7 +134,8 @@ def test_all_orders_mode_gives_second_derivatives_matching_scipy(k):
     """Inside derivatives_of_all_orders the basis is plain autograd: its second x-derivative (autograd twice) is
     scipy's BSpline second derivative, and its values equal the default path's."""
     G = 7
-    grid = spline.uniform_grid(torch.tensor([-1.0], dtype=torch.float64), torch.tensor([1.0], dtype=torch.float64), G, k)
+    one = torch.ones(1, dtype=torch.float64)
+    grid = spline.uniform_grid(-one, one, G, k)
     x = torch.linspace(-0.97, 0.97, 53, dtype=torch.float64)[:, None].requires_grad_(True)
     coef = torch.randn(G + k, generator=torch.Generator().manual_seed(k), dtype=torch.float64)
     with spline.derivatives_of_all_orders():

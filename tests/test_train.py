@@ -5,13 +5,21 @@ import numpy as np
 import pytest
 import torch
 
-from kansci import rundir
 from kansci.config import load_config
 from kansci.core.model import KAN
 from kansci.data.synthetic import make_dataset, write_csv
 from kansci.pipeline import fit_run, predict
-from kansci.train.loop import (CONVERGED_STEPS, Interrupted, StopRequest, TrainData, can_detect_convergence, fit, mse, solve_linear,
-                          train_stage)
+from kansci.train.loop import (
+    CONVERGED_STEPS,
+    Interrupted,
+    StopRequest,
+    TrainData,
+    can_detect_convergence,
+    fit,
+    mse,
+    solve_linear,
+    train_stage,
+)
 
 
 def example_csv(tmp_path, n=2000, seed=0):

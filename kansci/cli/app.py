@@ -1,4 +1,6 @@
-"""The ``kansci`` Typer app: the root callback, the error-mapping ``command`` decorator and ``main``. Thin: parse options -> build a config -> call the pipeline -> render.
+"""The ``kansci`` Typer app: the root callback, the error-mapping ``command`` decorator and ``main``.
+
+Thin: parse options -> build a config -> call the pipeline -> render.
 
 Exit codes: 0 ok, 1 runtime failure (FitError, internal error), 2 bad input or usage, 130 interrupted. Results go to
 stdout, progress and logs to stderr. No traceback is printed unless the global ``--debug`` flag is given.
@@ -7,7 +9,8 @@ Config precedence everywhere: schema defaults < YAML file < ``--set a.b=v`` < ex
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 

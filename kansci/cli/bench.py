@@ -4,7 +4,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -17,16 +17,16 @@ bench_app = typer.Typer(help="Benchmarks: Feynman equation recovery and training
 
 @command(bench_app, "feynman")
 def feynman(
-    ids: Annotated[Optional[str], typer.Option(help="equation ids, e.g. I.6.2,II.6.15a")] = None,
+    ids: Annotated[str | None, typer.Option(help="equation ids, e.g. I.6.2,II.6.15a")] = None,
     srbench: Annotated[bool, typer.Option(help="only the 97 equations SRBench scores")] = False,
-    limit: Annotated[Optional[int], typer.Option(help="at most N equations")] = None,
+    limit: Annotated[int | None, typer.Option(help="at most N equations")] = None,
     noise: Annotated[float, typer.Option(help="noise std as a fraction of RMS(y), train targets only")] = 0.0,
     seeds: Annotated[int, typer.Option(help="seeds per equation")] = 1,
     n_train: Annotated[int, typer.Option(help="training rows per task")] = 1000,
     n_test: Annotated[int, typer.Option(help="test rows per task")] = 1000,
     budget_s: Annotated[float, typer.Option(help="time budget per task in seconds (hard kill)")] = 60.0,
-    workers: Annotated[Optional[int], typer.Option(help="local worker processes (default: cores)")] = None,
-    scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")] = None,
+    workers: Annotated[int | None, typer.Option(help="local worker processes (default: cores)")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")] = None,
     out: Annotated[Path, typer.Option(help="output folder (results.csv, summary.md, runs/)")] = Path("bench/feynman"),
     resume: Annotated[bool, typer.Option(help="skip tasks already in results.csv")] = False,
 ) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterator, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -30,21 +31,21 @@ from kansci.errors import RunDirError
 # ------------------------------------------------------------------------------------------------ commands
 @command(app, "fit")
 def fit(
-    data: Annotated[Optional[Path], typer.Argument(help="CSV file with a header row (or set data.path)")] = None,
-    target: Annotated[Optional[str], typer.Option(help="target column (default: the last column)")] = None,
-    inputs: Annotated[Optional[str], typer.Option(help="input columns a,b,c (default: all others)")] = None,
-    width: Annotated[Optional[str], typer.Option(help="layer widths: 2,5,1 or '[2,[5,2],1]' or auto")] = None,
-    grids: Annotated[Optional[str], typer.Option(help="grid-extension schedule, e.g. 3,5,10")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="optimizer steps per grid stage")] = None,
-    lamb: Annotated[Optional[float], typer.Option(help="sparsity regularization strength")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="run seed")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda")] = None,
-    out: Annotated[Optional[Path], typer.Option(help=f"folder for run directories (default: {DEFAULT_RUNS}/)")] = None,
-    name: Annotated[Optional[str], typer.Option(help="run name (default: the data file's stem)")] = None,
-    test_frac: Annotated[Optional[float], typer.Option(help="fraction of rows held out for testing")] = None,
+    data: Annotated[Path | None, typer.Argument(help="CSV file with a header row (or set data.path)")] = None,
+    target: Annotated[str | None, typer.Option(help="target column (default: the last column)")] = None,
+    inputs: Annotated[str | None, typer.Option(help="input columns a,b,c (default: all others)")] = None,
+    width: Annotated[str | None, typer.Option(help="layer widths: 2,5,1 or '[2,[5,2],1]' or auto")] = None,
+    grids: Annotated[str | None, typer.Option(help="grid-extension schedule, e.g. 3,5,10")] = None,
+    steps: Annotated[int | None, typer.Option(help="optimizer steps per grid stage")] = None,
+    lamb: Annotated[float | None, typer.Option(help="sparsity regularization strength")] = None,
+    seed: Annotated[int | None, typer.Option(help="run seed")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda")] = None,
+    out: Annotated[Path | None, typer.Option(help=f"folder for run directories (default: {DEFAULT_RUNS}/)")] = None,
+    name: Annotated[str | None, typer.Option(help="run name (default: the data file's stem)")] = None,
+    test_frac: Annotated[float | None, typer.Option(help="fraction of rows held out for testing")] = None,
     config: ConfigOpt = None,
     sets: SetOpt = None,
-    resume: Annotated[Optional[Path], typer.Option(
+    resume: Annotated[Path | None, typer.Option(
         help="continue an interrupted run (its own config and data) in a new run directory")] = None,
 ) -> None:
     """Train a KAN on a CSV and write a run directory. Ctrl-C saves a checkpoint; --resume RUN continues it."""
@@ -98,7 +99,7 @@ def _interruptible(stop: Any, log: Callable[[str], None]) -> Iterator[None]:
 
 
 @command(app, "show")
-def show(run: RunArg, out: Annotated[Optional[Path], typer.Option(help="where 'latest' looks")] = None) -> None:
+def show(run: RunArg, out: Annotated[Path | None, typer.Option(help="where 'latest' looks")] = None) -> None:
     """Print a run's summary: config highlights, width, metrics, formula."""
     from kansci.pipeline.common import load_model
     from kansci.rundir import resolve_run
@@ -111,16 +112,16 @@ def show(run: RunArg, out: Annotated[Optional[Path], typer.Option(help="where 'l
 @command(app, "symbolify")
 def symbolify(
     run: RunArg,
-    lib: Annotated[Optional[str], typer.Option(help="primitives to try, e.g. sin,cos,x^2 (see `kansci lib list`)")] = None,
-    r2_min: Annotated[Optional[float], typer.Option(help="minimum R² of an edge fit")] = None,
-    complexity_weight: Annotated[Optional[float], typer.Option(help="score penalty per unit of complexity")] = None,
-    prune: Annotated[Optional[bool], typer.Option("--prune/--no-prune", help="prune before symbolic fitting")] = None,
-    node_th: Annotated[Optional[float], typer.Option(help="node attribution threshold for pruning")] = None,
-    edge_th: Annotated[Optional[float], typer.Option(help="edge attribution threshold for pruning")] = None,
-    precision: Annotated[Optional[int], typer.Option(help="significant digits shown (display only)")] = None,
+    lib: Annotated[str | None, typer.Option(help="primitives to try, e.g. sin,cos,x^2 (see `kansci lib list`)")] = None,
+    r2_min: Annotated[float | None, typer.Option(help="minimum R² of an edge fit")] = None,
+    complexity_weight: Annotated[float | None, typer.Option(help="score penalty per unit of complexity")] = None,
+    prune: Annotated[bool | None, typer.Option("--prune/--no-prune", help="prune before symbolic fitting")] = None,
+    node_th: Annotated[float | None, typer.Option(help="node attribution threshold for pruning")] = None,
+    edge_th: Annotated[float | None, typer.Option(help="edge attribution threshold for pruning")] = None,
+    precision: Annotated[int | None, typer.Option(help="significant digits shown (display only)")] = None,
     config: ConfigOpt = None,
     sets: SetOpt = None,
-    out: Annotated[Optional[Path], typer.Option(help="where 'latest' looks")] = None,
+    out: Annotated[Path | None, typer.Option(help="where 'latest' looks")] = None,
 ) -> None:
     """Turn a trained run into a closed-form formula (writes RUN/symbolic/)."""
     from kansci import pipeline
@@ -145,11 +146,11 @@ def _plot(run: Path, cfg: Config, out: Path | None) -> list[Path]:
 @command(app, "plot")
 def plot(
     run: RunArg,
-    what: Annotated[Optional[str], typer.Option(help="figures: network,edges,loss,parity,pareto")] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", help="file formats: png,svg,pdf")] = None,
-    dpi: Annotated[Optional[int], typer.Option(help="resolution of raster figures")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="folder for the figures (default: RUN/figures)")] = None,
-    runs: Annotated[Optional[Path], typer.Option(help="where 'latest' looks")] = None,
+    what: Annotated[str | None, typer.Option(help="figures: network,edges,loss,parity,pareto")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="file formats: png,svg,pdf")] = None,
+    dpi: Annotated[int | None, typer.Option(help="resolution of raster figures")] = None,
+    out: Annotated[Path | None, typer.Option(help="folder for the figures (default: RUN/figures)")] = None,
+    runs: Annotated[Path | None, typer.Option(help="where 'latest' looks")] = None,
     config: ConfigOpt = None,
     sets: SetOpt = None,
 ) -> None:
@@ -166,10 +167,10 @@ def plot(
 def run_all(
     config: Annotated[Path, typer.Argument(help="YAML experiment config (data.path relative to the file)")],
     sets: SetOpt = None,
-    out: Annotated[Optional[Path], typer.Option(help="folder for run directories")] = None,
-    name: Annotated[Optional[str], typer.Option(help="run name")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="run seed")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda")] = None,
+    out: Annotated[Path | None, typer.Option(help="folder for run directories")] = None,
+    name: Annotated[str | None, typer.Option(help="run name")] = None,
+    seed: Annotated[int | None, typer.Option(help="run seed")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda")] = None,
 ) -> None:
     """fit -> symbolify -> plot with one config; prints the formula, the metrics and the run path."""
     from kansci import pipeline

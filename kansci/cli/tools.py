@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -19,13 +19,13 @@ config_app = typer.Typer(help="Show and validate experiment configs.", no_args_i
 
 @command(dataset_app, "make")
 def dataset_make(
-    formula: Annotated[Optional[str], typer.Argument(help="formula, e.g. 'exp(sin(pi*x) + y**2)'")] = None,
-    var: Annotated[Optional[list[str]], typer.Option(help="variable range name=low:high (repeatable)")] = None,
+    formula: Annotated[str | None, typer.Argument(help="formula, e.g. 'exp(sin(pi*x) + y**2)'")] = None,
+    var: Annotated[list[str] | None, typer.Option(help="variable range name=low:high (repeatable)")] = None,
     n: Annotated[int, typer.Option("-n", "--n-samples", help="number of rows")] = 2000,
     noise: Annotated[float, typer.Option(help="Gaussian noise, std = noise × RMS(y)")] = 0.0,
     seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
-    target: Annotated[Optional[str], typer.Option(help="target column name (default: y, or f if y is an input)")] = None,
-    feynman: Annotated[Optional[str], typer.Option(help="a Feynman equation id, e.g. I.6.2a, instead of FORMULA")] = None,
+    target: Annotated[str | None, typer.Option(help="target column name (default: y, or f if y is an input)")] = None,
+    feynman: Annotated[str | None, typer.Option(help="a Feynman equation id, e.g. I.6.2a, instead of FORMULA")] = None,
     output: Annotated[Path, typer.Option("-o", "--output", help="CSV file to write")] = ...,  # type: ignore[assignment]
 ) -> None:
     """Sample a dataset from a formula (parsed safely, never evaluated) or a Feynman equation; write a CSV."""
@@ -48,7 +48,7 @@ def dataset_make(
     render.out(f"{data.target} = {data.expr}")
 
 @command(lib_app, "list")
-def lib_list(config: Annotated[Optional[Path], typer.Option(
+def lib_list(config: Annotated[Path | None, typer.Option(
         help="list the library this config selects (symbolic.lib + symbolic.custom)")] = None) -> None:
     """Print the primitive library: name, expression, complexity, domain."""
     from kansci.symbolic.primitives import build_library, default_library, format_library
@@ -63,7 +63,7 @@ def lib_list(config: Annotated[Optional[Path], typer.Option(
         render.out(line)
 
 @command(config_app, "show")
-def config_show(file: Annotated[Optional[Path], typer.Argument(help="YAML config (default: all defaults)")] = None,
+def config_show(file: Annotated[Path | None, typer.Argument(help="YAML config (default: all defaults)")] = None,
                 sets: SetOpt = None) -> None:
     """Print the fully resolved config as YAML."""
     render.out(config_to_yaml(load_config(file, overrides=sets or [])).rstrip())

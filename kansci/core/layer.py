@@ -135,7 +135,8 @@ class KANLayer(nn.Module):
             g[1].append(i)
             g[2].append(j)
         dev = self.grid.device
-        self._groups = [(p, torch.tensor(ii, device=dev), torch.tensor(jj, device=dev)) for p, ii, jj in groups.values()]
+        self._groups = [(p, torch.tensor(ii, device=dev), torch.tensor(jj, device=dev))
+                        for p, ii, jj in groups.values()]
         return self._groups
 
     # ---------------------------------------------------------------------------------------------- inspect pass

@@ -10,7 +10,8 @@ pickle: ``KAN.from_spec(spec, resolve_primitive)`` then ``load_state_dict``.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -211,7 +212,7 @@ class KAN(nn.Module):
         spec: dict[str, Any],
         resolve_primitive: Callable[[dict[str, Any]], PrimitiveLike] | None = None,
         device: torch.device | str = "cpu",
-    ) -> "KAN":
+    ) -> KAN:
         """Rebuild a model (fresh weights) from :meth:`spec`; symbolic edges need ``resolve_primitive(row)``."""
         model = cls(
             spec["width"], grid=int(spec["grid"]), k=int(spec["k"]), mult_arity=int(spec["mult_arity"]),

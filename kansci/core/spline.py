@@ -12,10 +12,11 @@ Conventions
   clamped and carries the signal beyond it.
 
 On CPU (float32/float64) :mod:`kansci.core.spline_kernel` computes the basis with compiled kernels; the torch code
-below is the path on CUDA and the fallback, and both follow the conventions above. The basis is computed locally: for each input only the ``k + 1`` non-zero B-splines of the knot interval that holds
-it are evaluated (de Boor's triangular scheme), then written into a dense ``(batch, d, G + k)`` tensor ready for one
-matmul. The same pass gives the derivatives with respect to ``x``; the backward keeps only those k+1 planes and one
-flat index (autograd never stores the recursion's intermediates or a dense derivative).
+below is the path on CUDA and the fallback, and both follow the conventions above. The basis is computed locally: for
+each input only the ``k + 1`` non-zero B-splines of the knot interval that holds it are evaluated (de Boor's
+triangular scheme), then written into a dense ``(batch, d, G + k)`` tensor ready for one matmul. The same pass gives
+the derivatives with respect to ``x``; the backward keeps only those k+1 planes and one flat index (autograd never
+stores the recursion's intermediates or a dense derivative).
 """
 from __future__ import annotations
 
@@ -97,7 +98,8 @@ def grid_from_samples(x: torch.Tensor, G: int, k: int, grid_eps: float, margin: 
     return extend_grid(interior, k)
 
 
-_SEARCH_ABOVE_G = spline_kernel._SEARCH_ABOVE_G  # compare loop up to this many intervals, searchsorted beyond (as the kernel)
+# compare loop up to this many intervals, searchsorted beyond (as the kernel does)
+_SEARCH_ABOVE_G = spline_kernel._SEARCH_ABOVE_G
 
 
 def _interval(xc: torch.Tensor, grid: torch.Tensor, k: int) -> torch.Tensor:

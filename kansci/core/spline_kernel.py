@@ -14,16 +14,16 @@ What a kernel does per input value ``x[b, i]``:
 4. write the whole row ``B[b, i, :]`` (zeros and the k+1 values), and when asked the k+1 x-derivatives (zero
    outside the range) plus s for the backward, which reads back only those k+1 gradient entries.
 
-k = 3 has a hand-unrolled kernel (the default order, about twice as fast as the general one); other orders use the
-general triangle. Large batches are cut into row blocks run in parallel by numba's OpenMP threading layer (one block
-per torch thread). A Python thread pool was measured too: right after a torch op, torch's spinning OpenMP workers
-hold the second core and the pool gained nothing (step 10.6 ms vs 10.2 ms serial, 7.1 ms with numba's layer). The
-layer's hazards are fenced off: a forked child of a process that launched it (GNU OpenMP cannot continue after
+k = 3 has a hand-unrolled kernel (the default order, faster than the general one); other orders use the general
+triangle. Large batches are cut into row blocks run in parallel by numba's OpenMP threading layer (one block per
+torch thread); a Python thread pool gains nothing, because torch's spinning OpenMP workers hold the other cores
+right after a torch op (the measurements behind these choices are in ``docs/performance_notes.md``). The layer's
+hazards are fenced off: a forked child of a process that launched it (GNU OpenMP cannot continue after
 fork, numba terminates such a child) and concurrent launches from two threads (fatal for numba's work-queue layer)
 both run the serial kernels instead, and a layer that fails to load disables the parallel path. numba is asked to
-prefer OpenMP (its default order tries TBB first, which fights torch's OpenMP threads: 30x slower steps here)
-unless ``NUMBA_THREADING_LAYER`` is set. Results do not depend on the blocks: each row is computed alone. Compiled
-code is cached on disk by numba, so only the first use on a machine pays the compile time (about 1-2 s per dtype).
+prefer OpenMP (its default order tries TBB first, which fights torch's OpenMP threads) unless
+``NUMBA_THREADING_LAYER`` is set. Results do not depend on the blocks: each row is computed alone. Compiled code is
+cached on disk by numba, so only the first use on a machine pays the compile time.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ else:
 __all__ = ["usable", "basis_with_kernel"]
 
 _SEARCH_ABOVE_G = 16  # count knots up to this many intervals, bisect beyond
-_PARALLEL_MIN = 16384  # inputs (rows * d) below which one thread beats splitting the rows (measured)
+_PARALLEL_MIN = 16384  # inputs (rows * d) below which one thread beats splitting the rows (docs/performance_notes.md)
 _launch = threading.Lock()  # one parallel launch at a time; a thread that finds it taken runs serially
 _parallel = {"pid": None, "broken": False}  # process that launched numba's threads; whether the layer failed
 

@@ -8,14 +8,15 @@ Normalization (``value_normalized = (value - shift) / scale``, per column; stati
 
 - ``"none"``: shift 0, scale 1.
 - ``"standard"``: z-score (shift = mean, scale = standard deviation, or 1 for a column constant on the training rows).
-- ``"auto"`` (default): the TARGET is standardized (z-score, as ``"standard"``). For INPUTS: shift 0 always. Let ``M = max|value|``. If ``0.1 <= M <= 100`` the column is untouched
-  (scale 1); otherwise the scale is the power of ten ``10**k`` that puts ``M / scale`` in ``[1, 10)``. Why: data in
-  ordinary ranges (``exp(sin(pi*x))`` on ``[-1, 1]``) keeps its exact formula and "nice" constants, while data around
-  ``1e-12`` or ``1e12`` still trains. A formula found in normalized units maps back exactly by substituting
-  ``x = 10**k * x'``: the structure is unchanged and only constants get powers of ten. Scales are stored as the
-  double nearest ``10**k`` (``float("1e{k}")``, exact for 0 <= k <= 22). ``undo(apply(v))`` equals ``v`` to within
-  one ulp (checked on 10**6 values for each k in -30..30); it is bitwise exact when the scale is 1 or a power of two,
-  but not for other powers of ten (about 2-15% of values differ by one ulp), as ``v / 10**k`` is rounded.
+- ``"auto"`` (default): the TARGET is standardized (z-score, as ``"standard"``). For INPUTS: shift 0 always. Let ``M =
+  max|value|``. If ``0.1 <= M <= 100`` the column is untouched (scale 1); otherwise the scale is the power of ten
+  ``10**k`` that puts ``M / scale`` in ``[1, 10)``. Why: data in ordinary ranges (``exp(sin(pi*x))`` on ``[-1, 1]``)
+  keeps its exact formula and "nice" constants, while data around ``1e-12`` or ``1e12`` still trains. A formula found
+  in normalized units maps back exactly by substituting ``x = 10**k * x'``: the structure is unchanged and only
+  constants get powers of ten. Scales are stored as the double nearest ``10**k`` (``float("1e{k}")``, exact for 0 <= k
+  <= 22). ``undo(apply(v))`` equals ``v`` to within one ulp (checked on 10**6 values for each k in -30..30); it is
+  bitwise exact when the scale is 1 or a power of two, but not for other powers of ten (about 2-15% of values differ
+  by one ulp), as ``v / 10**k`` is rounded.
 
 The split is a seeded permutation (``numpy.random.default_rng(seed)``): ``round(test_frac * n)`` rows go to the
 test set; index arrays are sorted.

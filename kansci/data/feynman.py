@@ -39,7 +39,7 @@ class FeynmanEquation:
         return _feynman_expr(self.formula, tuple(self.names), self.id)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _feynman_expr(formula: str, names: tuple[str, ...], eq_id: str) -> sympy.Expr:
     return parse_formula(formula, names, source=f"feynman.csv:{eq_id}",
                          symbols={name: sympy.Symbol(name) for name in names})

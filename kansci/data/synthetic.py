@@ -1,12 +1,11 @@
-"""Synthetic datasets from a formula and variable ranges, and the bundled Feynman equation table.
+"""Synthetic datasets from a formula and variable ranges.
 
 ``make_dataset("x*sin(y)", {"x": (-1, 1), "y": (0, 3)}, n=1000, noise=0.01, seed=0)`` samples each variable uniformly
 in its range with ``np.random.default_rng(seed)`` and evaluates the formula (parsed safely by
 :func:`kansci.expr.text.parse_formula`, evaluated by :func:`kansci.expr.evaluate.to_numpy`; nothing is executed).
 Noise follows the SRBench convention: Gaussian with standard deviation ``noise * RMS(y)``.
 
-The Feynman table (``kansci/resources/feynman.csv``) holds the 100 equations of Udrescu & Tegmark's Feynman database with
-their sampling ranges; 97 of them (``in_srbench``) are scored by SRBench 2021.
+The Feynman equations are sampled through the same code by :mod:`kansci.data.feynman`.
 """
 from __future__ import annotations
 
@@ -26,10 +25,7 @@ from kansci.errors import DataError, FormulaError
 from kansci.expr.evaluate import to_numpy
 from kansci.expr.text import parse_formula
 
-__all__ = [
-    "SyntheticData", "FeynmanEquation", "parse_var_spec", "make_dataset", "evaluate_expr", "write_csv",
-    "feynman_table", "feynman_equation", "feynman_dataset", "clashes_with_sympy", "safe_column_name",
-]
+__all__ = ["SyntheticData", "parse_var_spec", "make_dataset", "evaluate_expr", "sample_formula", "write_csv"]
 
 
 @dataclass

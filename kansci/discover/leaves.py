@@ -22,8 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy
+import torch
 
 from kansci.errors import DataError
+from kansci.symbolic.lm import levenberg_marquardt, mean_square
 
 Node = tuple  # ("x", i) | ("u", op, variant, child) | ("b", op, variant, left, right)
 _NC = {"": 0, "shift": 1, "negshift": 1, "scale": 1, "weight": 1, "affine": 2}
@@ -232,40 +234,41 @@ def _project(g: np.ndarray | None, y: np.ndarray) -> tuple[np.ndarray, float, fl
 
 
 def _refine(fn: Callable[[np.ndarray], np.ndarray], theta: np.ndarray, y: np.ndarray, iters: int = 30) -> np.ndarray:
-    """Levenberg-Marquardt on the inner constants θ (p,) of g = fn(θ) (n,), minimizing |y − (c·g + d)|² with c, d
-    re-solved by least squares at every θ (variable projection). Central-difference Jacobian; keeps θ if stuck."""
+    """Levenberg-Marquardt (:func:`kansci.symbolic.lm.levenberg_marquardt`, the project's one loop) on the inner
+    constants θ (p,) of g = fn(θ) (n,), minimizing |y − (c·g + d)|² with c, d re-solved by least squares at every θ
+    (variable projection). Central-difference Jacobian; an undefined residual counts as no improvement."""
     def res(t: np.ndarray) -> np.ndarray | None:
         p = _project(fn(t), y)
         return None if p is None else p[0]
 
-    r = res(theta)
-    if r is None:
+    def residual(t: torch.Tensor) -> torch.Tensor:
+        r = res(t.numpy())
+        return torch.full((y.size,), math.inf, dtype=torch.float64) if r is None else torch.from_numpy(r)
+
+    def jacobian_of(t: torch.Tensor) -> torch.Tensor:
+        theta_ = t.numpy()
+        r0 = res(theta_)
+        J = np.full((y.size, theta_.size), np.nan)
+        for j in range(theta_.size):
+            e = np.zeros_like(theta_)
+            e[j] = 1e-6 * max(1.0, abs(theta_[j]))
+            rp, rm = res(theta_ + e), res(theta_ - e)
+            if rp is not None and rm is not None:
+                J[:, j] = (rp - rm) / (2 * e[j])
+            elif r0 is not None and (rp is not None or rm is not None):
+                J[:, j] = (rp - r0) / e[j] if rp is not None else (r0 - rm) / e[j]
+        return torch.from_numpy(J)
+
+    if res(theta) is None:
         return theta
-    cost, lam, floor = r @ r, 1e-3, 1e-30 * (y @ y)
-    for _ in range(iters):
-        if cost <= floor:
-            break
-        J = np.empty((r.size, theta.size))
-        for j in range(theta.size):
-            e = np.zeros_like(theta)
-            e[j] = 1e-6 * max(1.0, abs(theta[j]))
-            rp, rm = res(theta + e), res(theta - e)
-            if rp is None and rm is None:
-                return theta
-            J[:, j] = (rp - rm) / (2 * e[j]) if rp is not None and rm is not None else (
-                (rp - r) / e[j] if rp is not None else (r - rm) / e[j])
-        A, grad = J.T @ J, J.T @ r
-        for _ in range(8):
-            M = A + lam * np.diag(np.diag(A)) + 1e-14 * np.trace(A) * np.eye(theta.size)
-            step = np.linalg.lstsq(M, -grad, rcond=None)[0]
-            rn = res(theta + step)
-            if rn is not None and rn @ rn < cost:
-                theta, r, cost, lam = theta + step, rn, rn @ rn, max(lam / 5, 1e-12)
-                break
-            lam *= 10
-        else:
-            break
-    return theta
+    floor = 1e-30 * float(y @ y) / max(y.size, 1)  # below this the fit is exact: stop instead of chasing round-off
+
+    def loss_of(r: torch.Tensor) -> float:
+        return max(mean_square(r), floor) if bool(torch.isfinite(r).all()) else math.inf
+
+    start = torch.from_numpy(theta.astype(np.float64))
+    out, _ = levenberg_marquardt(residual, jacobian_of, start, iters, tol=1e-12, loss_of=loss_of)
+    return out.numpy()
 
 
 def _fingerprint(v: np.ndarray) -> bytes:

@@ -23,7 +23,8 @@ __all__ = ["Surrogate", "from_kan", "restricted", "evaluate"]
 def from_kan(model: KAN, x_shift: np.ndarray, x_scale: np.ndarray, y_shift: float, y_scale: float) -> Surrogate:
     """``f(X)`` for X (n, d) float64 in original units -> (n,) float64, differentiable; the model is evaluated in
     float64 on its own device, with derivatives of every order (see
-    :func:`kansci.core.spline.derivatives_of_all_orders`). Normalization is ``(x - shift) / scale`` for inputs and ``y = shift + scale * out``."""
+    :func:`kansci.core.spline.derivatives_of_all_orders`). Normalization is ``(x - shift) / scale`` for inputs and
+    ``y = shift + scale * out``."""
     dev = model.device
     net = model if model.dtype == torch.float64 else copy.deepcopy(model).double()
     xs = torch.as_tensor(np.asarray(x_shift, dtype=np.float64), device=dev)

@@ -3,9 +3,10 @@ prediction in original units, metrics, the environment record and the saved conf
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,8 +30,8 @@ def quiet(_: str) -> None:
 @contextmanager
 def cpu_threads_for(n_rows: int, device: torch.device) -> Iterator[None]:
     """Run small CPU problems on one thread. Their kernels are tiny (a few thousand rows), and OpenMP's thread
-    hand-offs cost more than they save: measured here, one KAN step took 3.4 ms on 1 thread and 54 ms on 2 threads
-    while the machine's other core was busy. Large problems keep torch's default."""
+    hand-offs cost more than they save, most of all when another process holds a core (docs/performance_notes.md).
+    Large problems keep torch's default."""
     if device.type != "cpu" or n_rows > 20_000:
         yield
         return
@@ -117,7 +118,8 @@ def model_metrics(model: KAN, ds: Dataset) -> dict[str, float]:
 
 
 def environment() -> dict[str, str]:
-    return {"kansci": __version__, "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()}
+    return {"kansci": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
 
 
 def build_model(cfg: Config, width: Any, device: torch.device, *, mult_arity: int | None = None) -> KAN:

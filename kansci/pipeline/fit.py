@@ -3,9 +3,10 @@ directory; interrupted runs keep a checkpoint that ``--resume`` continues."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 

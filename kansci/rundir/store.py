@@ -6,10 +6,11 @@ Layout::
         config.yaml dataset.json model.json model.pt history.csv metrics.json
         symbolic/  figures/  checkpoint.pt (interrupted runs only)
 
-Every file is written through :mod:`kansci.atomic`, so a reader never sees a half-written file. Run names are sanitized to one safe path component; a run directory is reserved with an atomic
-``mkdir``, so two runs started in the same second with the same name get distinct directories.
-Models are saved as ``model.json`` (architecture as data) + ``model.pt`` (a plain ``state_dict``) and loaded with
-``torch.load(weights_only=True)``: a pickle that would run code is refused.
+Every file is written through :mod:`kansci.atomic`, so a reader never sees a half-written file. Run names are
+sanitized to one safe path component; a run directory is reserved with an atomic ``mkdir``, so two runs started in the
+same second with the same name get distinct directories. Models are saved as ``model.json`` (architecture as data) +
+``model.pt`` (a plain ``state_dict``) and loaded with ``torch.load(weights_only=True)``: a pickle that would run code
+is refused.
 """
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ import pickle
 import re
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -108,7 +110,8 @@ def read_json(run: Path, name: str) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise RunDirError(f"{path}: not valid JSON ({exc})", "the file is corrupt; re-run the step that wrote it") from exc
+        raise RunDirError(f"{path}: not valid JSON ({exc})",
+                          "the file is corrupt; re-run the step that wrote it") from exc
 
 
 def load_tensors(path: Path) -> Any:
@@ -140,7 +143,8 @@ def resolve_run(run: str | Path, out: str | Path = "runs") -> Path:
     if not path.is_dir():
         raise RunDirError(f"{path}: run directory not found", "pass a path printed by `kansci fit`, or `latest`")
     if not (path / "model.json").is_file():
-        raise RunDirError(f"{path}: not a kansci run directory (no model.json)", "pass a folder written by `kansci fit`")
+        raise RunDirError(f"{path}: not a kansci run directory (no model.json)",
+                          "pass a folder written by `kansci fit`")
     return path
 
 

@@ -29,8 +29,9 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import torch
 from torch.nn import functional as F
@@ -96,7 +97,7 @@ class History:
     def columns(self) -> list[str]:
         return ["step", "train_loss", "val_loss", "reg", "grid", "phase", "lr"]
 
-    def extend(self, other: "History", phase_prefix: str = "") -> None:
+    def extend(self, other: History, phase_prefix: str = "") -> None:
         offset = self.rows[-1]["step"] if self.rows else 0
         for r in other.rows:
             self.rows.append({**r, "step": r["step"] + offset, "phase": phase_prefix + r["phase"]})

@@ -23,7 +23,8 @@ plateaus can precede the descent that decides such a rung.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 

@@ -9,8 +9,9 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
@@ -40,7 +41,8 @@ def _warm_up() -> None:
     torch.optim.LBFGS([torch.zeros(1, requires_grad=True)])
     for dtype in (torch.float64, torch.float32):
         x = torch.zeros(4, 1, dtype=dtype, requires_grad=True)
-        bspline_basis(x, uniform_grid(-torch.ones(1, dtype=dtype), torch.ones(1, dtype=dtype), 3, 3), 3).sum().backward()
+        grid = uniform_grid(-torch.ones(1, dtype=dtype), torch.ones(1, dtype=dtype), 3, 3)
+        bspline_basis(x, grid, 3).sum().backward()
 
 
 def run_kansci_pipeline(X, y, workdir: str, quick: bool, device: torch.device) -> tuple[float, str]:
