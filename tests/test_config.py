@@ -44,7 +44,7 @@ def test_defaults_match_the_documented_contract():
     assert cfg.model.width == "auto" and cfg.model.k == 3 and cfg.model.grid_range == (-1.0, 1.0)
     assert cfg.train.grids == [3, 5, 10] and cfg.train.lr is None and cfg.train.patience == 10
     assert cfg.prune.edge_th == 0.03 and cfg.symbolic.custom == [] and cfg.symbolic.snap_tol == 1e-14
-    assert cfg.plot.what == ["network", "edges", "loss", "parity", "pareto"] and cfg.plot.format == ["png"]
+    assert cfg.plot.what == ["network", "edges", "loss", "parity", "pareto", "structure"] and cfg.plot.format == ["png"]
     assert cfg.output.dir == "runs" and cfg.output.name is None
     default_config().train.grids.append(20)                          # defaults are not shared between instances
     assert default_config().train.grids == [3, 5, 10]

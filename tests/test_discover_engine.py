@@ -62,8 +62,8 @@ def test_decisions_are_recorded_with_their_statistics():
     engine, found, _ = solve(LAWS[2][1], LAWS[2][2], LAWS[2][3], LAWS[2][4])
     decisions = engine.decisions.to_json()
     tests = {d["test"] for d in decisions}
-    assert {"additive_pair", "multiplicative_pair"} <= tests
-    products = [d for d in decisions if d["test"] == "multiplicative_pair"]
+    assert {"additive_swap", "multiplicative_swap"} <= tests
+    products = [d for d in decisions if d["test"] == "multiplicative_swap"]
     assert products and all(d["passed"] for d in products)  # a·b·c: every pair separates under log
     assert all(d["statistic"] is None or d["statistic"] >= 0 for d in decisions)
 
@@ -71,7 +71,7 @@ def test_decisions_are_recorded_with_their_statistics():
 def test_a_non_separable_law_is_not_split():
     engine, found, _ = solve(lambda X: torch.sin(X[:, 0] * X[:, 1] + X[:, 2]), ["a", "b", "c"], 0.2, 1.2,
                              deadline_s=8.0)
-    passed = [d for d in engine.decisions.to_json() if d["test"] in ("additive_pair", "multiplicative_pair")
+    passed = [d for d in engine.decisions.to_json() if d["test"] in ("additive_swap", "multiplicative_swap")
               and d["variables"] == [0, 2]]
     assert passed and not any(d["passed"] for d in passed)
 

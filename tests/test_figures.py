@@ -23,7 +23,9 @@ from kansci.data.synthetic import make_dataset, write_csv
 from kansci.errors import ConfigError, KansciError, RunDirError
 from kansci.pipeline import figures as F
 from kansci.pipeline import fit_run, load_run_data
+from kansci.pipeline.direct_fit import raw_formula
 from kansci.symbolic import primitives
+from kansci.symbolic.exports import Formula, make_symbols
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -79,8 +81,11 @@ def sym_case(run: Path, tmp_path: Path) -> tuple[Path, KAN]:
     pareto = [{"complexity": 3, "loss": 0.5, "text": "0.5*alpha", "chosen": False},
               {"complexity": 8, "loss": 0.02, "text": "sin(3*alpha) + speed**2", "chosen": True},
               {"complexity": 15, "loss": 0.019, "text": "long", "chosen": False}]
-    rundir.write_json(path / "symbolic" / "formula.json", {"text": "sin(3*alpha) + speed**2", "metrics": {},
-                                                           "edges": edges, "pareto": pareto})
+    ds = load_run_data(path)  # the formula is the symbolic model's, in the run's variables (as symbolify writes it)
+    formula = Formula(raw_formula(model, ds, make_symbols(ds.input_names, ds.X)), list(ds.input_names),
+                      ds.target_name)
+    rundir.write_json(path / "symbolic" / "formula.json", {**formula.to_json(), "metrics": {}, "edges": edges,
+                                                           "pareto": pareto})
     return path, splines
 
 
@@ -254,7 +259,9 @@ def test_symbolic_overlays(sym_case: tuple[Path, KAN]) -> None:
     sym_run, splines = sym_case
     logs: list[str] = []
     figs = F.build_figures(sym_run, max_points=80, log=logs.append)
-    assert list(figs) == list(F.ALL) and not logs
+    # a hand-made symbolic/ without structure.json: every figure but the decomposition tree, which is reported
+    assert list(figs) == [k for k in F.ALL if k != "structure"]
+    assert len(logs) == 1 and logs[0].startswith("skipped structure")
     c = F.load_contents(sym_run)
     view = F.network_view(c, max_points=80)
     assert len(view.edges) == 24 and PRUNED not in {(e.layer, e.i, e.j) for e in view.edges}
@@ -273,7 +280,9 @@ def test_symbolic_overlays(sym_case: tuple[Path, KAN]) -> None:
         assert e.r2 == pytest.approx(0.9 - 0.01 * (e.i + e.j))
     net = figs["network"]
     assert len(net.axes) == 1 + 24
-    assert net.axes[0].texts[-1].get_text() == "energy = sin(3*alpha) + speed**2"
+    text = json.loads((sym_run / "symbolic" / "formula.json").read_text())["text"]
+    title = net.axes[0].texts[-1].get_text()
+    assert title.startswith("energy = ") and text.startswith(title[len("energy = "):].rstrip("…"))
     assert sum("sin" in t.get_text() for ax in net.axes[1:] for t in ax.texts) == 19
     titles = [ax.get_title() for ax in figs["edges"].axes]
     assert len(titles) == 24 and "R²=0.90000" in titles[0] and all(len(ax.lines) == 2 for ax in figs["edges"].axes)
@@ -320,3 +329,23 @@ def test_pareto_with_two_chosen_is_corrupt(sym_run: Path) -> None:
     with pytest.raises(RunDirError, match="chosen"):
         F.build_figures(sym_run, ["pareto"])
 
+
+def test_structure_figure_draws_the_chosen_decomposition(sym_run: Path) -> None:
+    """structure.json's chosen candidate becomes a tree: one box per split and per leaf, leaves carry formulas."""
+    tree = {"kind": "product", "transform": "y", "statistic": 1e-3, "parts": [
+        {"kind": "leaf", "expr": "2.0*alpha", "variables": ["alpha"]},
+        {"kind": "sum", "transform": "y", "statistic": 2e-3, "variables": ["speed", "beta"], "parts": [
+            {"kind": "power law", "expr": "speed**2", "variables": ["speed"]},
+            {"kind": "leaf", "expr": "sin(beta)", "transform": "1/y", "variables": ["beta"]}]}]}
+    chosen = json.loads((sym_run / "symbolic" / "formula.json").read_text())["text"]
+    rundir.write_json(sym_run / "symbolic" / "structure.json",
+                      {"chosen": {"formula": chosen}, "candidates": [{"formula": "other", "tree": {"kind": "leaf"}},
+                                                                     {"formula": chosen, "tree": tree}]})
+    fig = F.build_figures(sym_run, ["structure"])["structure"]
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert len(texts) == 1 + 5  # the title and five nodes
+    assert any("multiplicative" in t and "1.0e-03" in t for t in texts)
+    assert any("additive" in t and "(speed, beta)" in t for t in texts)
+    assert any("sin(beta)" in t and "leaf search on 1/y" in t for t in texts)
+    assert any("speed**2" in t and "power law" in t for t in texts)
+    assert texts[0].startswith(load_run_data(sym_run).target_name + " = ")

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-PlotKind = Literal["network", "edges", "loss", "parity", "pareto"]
+PlotKind = Literal["network", "edges", "loss", "parity", "pareto", "structure"]
 PlotFormat = Literal["png", "svg", "pdf"]
 LayerWidth = int | tuple[int, int]          # n sum nodes, or (n sum nodes, n multiplication nodes)
 
@@ -247,8 +247,8 @@ class SymbolicConfig(Section):
 
 
 class PlotConfig(Section):
-    what: list[PlotKind] = Field(default_factory=lambda: ["network", "edges", "loss", "parity", "pareto"],
-        description="figures to draw: network, edges, loss, parity, pareto")
+    what: list[PlotKind] = Field(default_factory=lambda: ["network", "edges", "loss", "parity", "pareto", "structure"],
+        description="figures to draw: network, edges, loss, parity, pareto, structure")
     format: list[PlotFormat] = Field(default_factory=lambda: ["png"], min_length=1,
         description="file formats for each figure: png, svg, pdf")
     dpi: int = Field(150, ge=50, le=600, description="resolution of raster figures, 50..600")

@@ -5,10 +5,10 @@ columns. :meth:`Engine.solve` tries, in order, and keeps every result as a candi
 
 1. **Direct forms on the data:** a power law in log space (:mod:`.powerlaw`), and for one or two variables the
    exhaustive search over small expression trees (:mod:`.leaves`).
-2. **Separability** of y, or of a transform of y (log|y|, 1/y, y², √y; :mod:`.transforms`), by mixed partials of the
-   surrogate (:mod:`.structure`): a sum or a product of functions of fewer variables. Each part becomes a
-   sub-problem whose data come from the surrogate with the other variables held at reference values (their
-   medians), and is solved by the same engine.
+2. **Separability** of y, or of a transform of y (log|y|, 1/y, y², √y; :mod:`.transforms`), by swapping values of
+   the surrogate between rows (:mod:`.separability`): a sum or a product of functions of fewer variables. Each part
+   becomes a sub-problem whose data come from the surrogate with the other variables held at reference values
+   (their medians), and is solved by the same engine.
 3. **Symmetry:** f depends on (x_i, x_j) only through x_i+x_j, x_i−x_j, x_i·x_j or x_i/x_j. The pair becomes one new
    variable and the problem loses a column; the real targets stay the data.
 
@@ -31,7 +31,7 @@ import sympy
 import torch
 
 from kansci.budget import expired, remaining
-from kansci.discover import structure
+from kansci.discover import separability, structure
 from kansci.discover.leaves import search_leaf
 from kansci.discover.powerlaw import fit_power_law
 from kansci.discover.surrogate import Surrogate, evaluate, restricted
@@ -106,11 +106,20 @@ def _nmse(y: np.ndarray, pred: np.ndarray) -> float:
 
 
 def _split_statistic(groups: list[tuple[int, ...]], decisions: list[structure.Decision]) -> float:
+    # decisions: the pair tests of the split (swap tests of kansci.discover.separability)
     """The largest statistic among the pairs that the split separates (each passed its test)."""
     where = {i: k for k, g in enumerate(groups) for i in g}
     across = [d.statistic for d in decisions if len(d.variables) == 2 and all(isinstance(v, int) for v in d.variables)
               and where.get(d.variables[0]) != where.get(d.variables[1])]
     return max(across, default=0.0)
+
+
+@torch.no_grad()
+def _transformed_noise(t: Callable[[torch.Tensor], torch.Tensor], f: Surrogate, X: torch.Tensor,
+                       noise: float) -> float:
+    """RMS change of t(f) when f moves by its error ``noise``: the error of the transformed surrogate."""
+    v = f(X)
+    return float(torch.sqrt(torch.nanmean((t(v + noise) - t(v)) ** 2)))
 
 
 def _composed(t: Callable[[torch.Tensor], torch.Tensor], f: Surrogate) -> Surrogate:
@@ -124,9 +133,10 @@ class Engine:
     """Solves problems recursively; ``decisions`` records every structure test; ``weight`` is the complexity penalty
     per expression node used to rank candidates."""
 
-    def __init__(self, *, tol: float, accept: float, deadline: float | None, weight: float = 0.05,
-                 log: Callable[[str], None] = lambda _: None, seed: int = 0) -> None:
+    def __init__(self, *, tol: float, accept: float, deadline: float | None, noise: float = 0.0,
+                 weight: float = 0.05, log: Callable[[str], None] = lambda _: None, seed: int = 0) -> None:
         self.tol, self.accept, self.deadline, self.weight, self.log = tol, accept, deadline, weight, log
+        self.noise = noise  # RMS error of one surrogate value, in units of the target
         self.decisions = structure.DecisionLog()
         self.rng = np.random.default_rng(seed)
 
@@ -198,11 +208,13 @@ class Engine:
         for t in [TargetTransform(), *transforms]:
             if expired(self.deadline):
                 break
-            ft = _composed(_torch_transform(t), f)
-            groups, decs = structure.additive_groups(ft, Xs, self.tol, log=self.decisions)
+            tt = _torch_transform(t)
+            ft = _composed(tt, f)
+            noise = self.noise if t.name == "y" else _transformed_noise(tt, f, Xs, self.noise)
+            groups, decs = separability.additive_groups(ft, Xs, noise, log=self.decisions)
             kinds = [("sum", groups, decs)]
             if t.name == "y":
-                mgroups, mdecs = structure.multiplicative_groups(f, Xs, self.tol, log=self.decisions)
+                mgroups, mdecs = separability.multiplicative_groups(f, Xs, self.noise, log=self.decisions)
                 kinds.append(("product", mgroups, mdecs))
             for kind, gs, pair_decs in kinds:
                 if len(gs) < 2:

@@ -1,4 +1,8 @@
-"""Structure tests on a differentiable surrogate: separability, symmetry and single-combination shape by autograd.
+"""Structure tests on a differentiable surrogate by autograd: symmetry and single-combination shape, plus the
+:class:`Decision` record every structure test (here and in :mod:`kansci.discover.separability`) returns.
+
+Separability (sums and products of functions of fewer variables) is tested from values, not derivatives, in
+:mod:`kansci.discover.separability`.
 
 The surrogate is any callable ``f(X) -> y`` taking a float64 tensor (n, d) and returning (n,), differentiable by torch
 autograd and row-wise (row k of the output depends on row k of the input only). Every test turns a structural claim
@@ -7,14 +11,14 @@ compares that with an explicit tolerance ``tol``. The statistics are built so th
 (round-off) and a clearly different one gives O(0.1-1); :func:`calibrated_tolerance` turns the surrogate's own
 validation error into the tolerance, because an imperfect surrogate bends its derivatives in proportion to its error.
 
-Notation: ``g_i = ∂f/∂x_i`` and ``H_ij = ∂²f/∂x_i∂x_j`` at each sample, ``σ_i`` the standard deviation of column i of
-X, ``RMS`` the root mean square over the samples, and ``e_i = RMS(g_i)·σ_i`` the "effect" of x_i (units of f).
+Notation: ``g_i = ∂f/∂x_i`` at each sample, ``σ_i`` the standard deviation of column i of X, ``RMS`` the root mean
+square over the samples, and ``e_i = RMS(g_i)·σ_i`` the "effect" of x_i (units of f).
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -124,110 +128,6 @@ def _finite_rows(*ts: torch.Tensor) -> torch.Tensor:
     for t in ts:
         ok &= torch.isfinite(t.reshape(t.shape[0], -1)).all(1)
     return ok
-
-
-def _mixed_statistic(f: Surrogate, X: torch.Tensor, rows: Sequence[int], batch_size: int
-                     ) -> tuple[torch.Tensor, int]:
-    """Pair statistic matrix S (d, d) (only rows ``rows`` filled) and the count of rows dropped as non-finite.
-
-    ``S_ij = RMS(H_ij)·σ_i·σ_j / max(e_i, e_j)``: the size of the interaction term over the range of the sample,
-    relative to the larger of the two variables' own effects. Invariant to rescaling/shifting f and rescaling inputs."""
-    v, g, h = derivatives(f, X, rows, batch_size)
-    ok = _finite_rows(v, g, h)
-    g, h, Xo = g[ok], h[ok], X[ok]
-    sigma = _sigma(Xo)
-    e = _rms(g) * sigma
-    floor = _TINY * max(float(e.max()) if e.numel() else 0.0, 1e-300)
-    S = torch.zeros(X.shape[1], X.shape[1], dtype=X.dtype)
-    for a, i in enumerate(rows):
-        inter = _rms(h[:, a, :]) * sigma[i] * sigma
-        S[i] = inter / torch.clamp(torch.maximum(e, e[i]), min=floor)
-    return S, int((~ok).sum())
-
-
-def _components(linked: torch.Tensor) -> list[tuple[int, ...]]:
-    """Connected components of a boolean adjacency matrix (d, d), ordered by first member (closure by squaring)."""
-    reach = linked | torch.eye(linked.shape[0], dtype=torch.bool)
-    for _ in range(max(1, linked.shape[0].bit_length())):
-        reach = reach | ((reach.double() @ reach.double()) > 0)
-    return sorted({tuple(torch.nonzero(row).flatten().tolist()) for row in reach})
-
-
-def additive_separability(f: Surrogate, X: torch.Tensor, group_a: Sequence[int], group_b: Sequence[int], tol: float,
-                          batch_size: int = 512, log: DecisionLog | None = None) -> Decision:
-    """Is f(x) = g(x_A) + h(x_B) + (rest)? True iff H_ij = 0 for all i in A, j in B. X: (n, d) sample points.
-    Statistic: max over pairs of ``S_ij = RMS(H_ij)·σ_i·σ_j / max(e_i, e_j)`` (0 for separable, O(1) for a product)."""
-    A, B = tuple(int(i) for i in group_a), tuple(int(j) for j in group_b)
-    S, dropped = _mixed_statistic(f, torch.as_tensor(X, dtype=torch.float64), A, batch_size)
-    stat, worst = max(((float(S[i, j]), (i, j)) for i in A for j in B), default=(0.0, None))
-    detail = (f"worst pair {worst}" if worst else "empty group") + (
-        f"; {dropped} rows with non-finite derivatives dropped" if dropped else "")
-    return _record(log, [Decision("additive", (A, B), stat, tol, bool(stat <= tol), detail)])[0]
-
-
-def additive_groups(f: Surrogate, X: torch.Tensor, tol: float, batch_size: int = 512, log: DecisionLog | None = None
-                    ) -> tuple[list[tuple[int, ...]], list[Decision]]:
-    """The finest additive split: connected components of the graph joining i and j when S_ij > tol.
-    Returns (groups sorted by first index, one Decision per pair i < j). X: (n, d)."""
-    X = torch.as_tensor(X, dtype=torch.float64)
-    d = X.shape[1]
-    S, _ = _mixed_statistic(f, X, range(d), batch_size)
-    S = torch.maximum(S, S.T)
-    decs = [Decision("additive_pair", (i, j), float(S[i, j]), tol, bool(float(S[i, j]) <= tol), "")
-            for i in range(d) for j in range(i + 1, d)]
-    return _components(~(S <= tol)), _record(log, decs)
-
-
-def _log_abs_guard(f: Surrogate, X: torch.Tensor, near_zero: float, max_bad_fraction: float, batch_size: int
-                   ) -> tuple[torch.Tensor | None, str]:
-    """Rows of X where log|f| is safe (|f| >= near_zero·median|f|, majority sign), or None and the reason."""
-    with torch.no_grad():
-        y = torch.cat([_call(f, X[s:s + batch_size]) for s in range(0, X.shape[0], batch_size)])
-    n = max(y.shape[0], 1)
-    pos, neg = int((y > 0).sum()), int((y < 0).sum())
-    minority = min(pos, neg) / n
-    if minority > max_bad_fraction:
-        return None, f"f changes sign on {minority:.0%} of samples (> {max_bad_fraction:.0%})"
-    sign = 1.0 if pos >= neg else -1.0
-    finite = y[torch.isfinite(y)]
-    scale = float((finite * sign).clamp_min(0).median()) if finite.numel() else 0.0
-    good = torch.isfinite(y) & (y * sign > near_zero * scale) & (scale > 0)
-    bad = 1.0 - int(good.sum()) / n
-    if bad > max_bad_fraction:
-        return None, f"|f| is near zero or of the minority sign on {bad:.0%} of samples (> {max_bad_fraction:.0%})"
-    return X[good], f"{int((~good).sum())} rows near f=0 or of the minority sign skipped" if bad else ""
-
-
-def _log_abs(f: Surrogate) -> Surrogate:
-    return lambda Z: torch.log(torch.abs(_call(f, Z)))
-
-
-def multiplicative_separability(f: Surrogate, X: torch.Tensor, group_a: Sequence[int], group_b: Sequence[int],
-                                tol: float, near_zero: float = 0.1, max_bad_fraction: float = 0.1,
-                                batch_size: int = 512, log: DecisionLog | None = None) -> Decision:
-    """Is f = g(x_A)·h(x_B)? The additive test on log|f|, on the rows where |f| >= near_zero·median|f|. Fails (with
-    the reason in ``detail``) when f changes sign or nears zero on more than ``max_bad_fraction`` of the rows."""
-    X = torch.as_tensor(X, dtype=torch.float64)
-    A, B = tuple(int(i) for i in group_a), tuple(int(j) for j in group_b)
-    Xg, why = _log_abs_guard(f, X, near_zero, max_bad_fraction, batch_size)
-    if Xg is None:
-        return _record(log, [Decision("multiplicative", (A, B), math.inf, tol, False, why)])[0]
-    dec = additive_separability(_log_abs(f), Xg, A, B, tol, batch_size)
-    return _record(log, [replace(dec, test="multiplicative", detail="; ".join(s for s in (dec.detail, why) if s))])[0]
-
-
-def multiplicative_groups(f: Surrogate, X: torch.Tensor, tol: float, near_zero: float = 0.1,
-                          max_bad_fraction: float = 0.1, batch_size: int = 512, log: DecisionLog | None = None
-                          ) -> tuple[list[tuple[int, ...]], list[Decision]]:
-    """The finest multiplicative split (additive groups of log|f|). When log|f| is unsafe (see
-    :func:`multiplicative_separability`) returns one group of all variables and a single failed Decision."""
-    X = torch.as_tensor(X, dtype=torch.float64)
-    Xg, why = _log_abs_guard(f, X, near_zero, max_bad_fraction, batch_size)
-    if Xg is None:
-        everything = tuple(range(X.shape[1]))
-        return [everything], _record(log, [Decision("multiplicative", (everything,), math.inf, tol, False, why)])
-    groups, decs = additive_groups(_log_abs(f), Xg, tol, batch_size)
-    return groups, _record(log, [replace(dec, test="multiplicative_pair") for dec in decs])
 
 
 # u(x_i, x_j) and the direction of its gradient (∂u/∂x_i, ∂u/∂x_j), up to a positive per-sample factor.

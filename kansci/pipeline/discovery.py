@@ -63,9 +63,12 @@ def discover(model: KAN, data: TrainData, ds: Dataset, cfg: Config, symbols: lis
     if X.shape[0] > MAX_ROWS:
         rows = np.sort(np.random.default_rng(cfg.seed).choice(X.shape[0], MAX_ROWS, replace=False))
         X, y = X[rows], y[rows]
-    engine = Engine(tol=tol, accept=accept, deadline=deadline, seed=cfg.seed, log=lambda s: log(f"structure: {s}"))
+    noise = float(np.sqrt(val_nmse) * np.std(y))  # RMS error of one network value, in the target's units
+    engine = Engine(tol=tol, accept=accept, deadline=deadline, noise=noise, seed=cfg.seed,
+                    log=lambda s: log(f"structure: {s}"))
     found = engine.solve(X, y, symbols, f)
-    out = Discovery(record={"network_val_nmse": val_nmse, "tolerance": tol, "accept_nmse": accept,
+    out = Discovery(record={"network_val_nmse": val_nmse, "network_noise_rms": noise, "tolerance": tol,
+                            "accept_nmse": accept,
                             "decisions": engine.decisions.to_json()})
     for c in found[:FINISHED]:
         done = finish(c.expr, ds, symbols, cfg, deadline)

@@ -34,8 +34,9 @@ from kansci.errors import ConfigError, RunDirError
 from kansci.pipeline.common import load_model, load_run_data, predict
 from kansci.plots.network import layout
 from kansci.prune import attribution
+from kansci.symbolic.exports import Formula
 
-ALL: tuple[str, ...] = ("network", "edges", "loss", "parity", "pareto")
+ALL: tuple[str, ...] = ("network", "edges", "loss", "parity", "pareto", "structure")
 FORMATS: tuple[str, ...] = plots.FORMATS
 MARKED_EVENTS = ("grid", "prune")  # history events drawn as vertical lines on the loss figure
 NO_SYMBOLIC = "run has no symbolic results (run `kansci symbolify` first)"
@@ -63,7 +64,8 @@ def _choices(values: Sequence[str] | str, valid: Sequence[str], what: str) -> li
 
 
 def check_what(what: Sequence[str] | str) -> list[str]:
-    """Figure kinds in canonical order (network, edges, loss, parity, pareto); ConfigError on unknown names."""
+    """Figure kinds in canonical order (network, edges, loss, parity, pareto, structure); ConfigError on unknown
+    names."""
     return _choices(what, ALL, "figure kind")
 
 
@@ -269,8 +271,9 @@ def build_figures(run: Path, what: Sequence[str] | str = ALL, *, log: Callable[[
     if "parity" in kinds:
         X, y = c.dataset.X_test, c.dataset.y_test
         preds = {"KAN": predict(c.model, c.dataset, X)}
-        if c.sym_model is not None:
-            preds["formula"] = predict(c.sym_model, c.dataset, X)
+        formula = _formula(c)
+        if formula is not None:
+            preds["formula"] = formula(X)
         figs["parity"] = plots.parity_figure(y, preds, target_name=c.dataset.target_name)
     if "pareto" in kinds and pareto is None:
         log(f"skipped pareto: {NO_SYMBOLIC}")
@@ -279,7 +282,34 @@ def build_figures(run: Path, what: Sequence[str] | str = ALL, *, log: Callable[[
     elif pareto is not None:
         kind = next((r.get("loss_kind") for r in c.formula["pareto"] if r.get("loss_kind")), "test loss")
         figs["pareto"] = plots.pareto_figure(*pareto, loss_label=kind)
+    if "structure" in kinds:
+        tree = _structure_tree(c)
+        if tree is None:
+            log("skipped structure: the formula was not found by the structure search (see symbolic/structure.json)")
+        else:
+            text = str((c.formula or {}).get("display") or (c.formula or {}).get("text") or "")
+            figs["structure"] = plots.structure_figure(tree, c.dataset.target_name, text)
     return {k: figs[k] for k in ALL if k in figs}
+
+
+def _formula(c: RunContents) -> Formula | None:
+    """The chosen formula of a symbolified run, evaluated as saved (whichever route found it)."""
+    if c.formula is None:
+        return None
+    return Formula.from_json(c.formula, source=str(c.run / "symbolic" / "formula.json"))
+
+
+def _structure_tree(c: RunContents) -> dict[str, Any] | None:
+    """The decomposition of the chosen formula from ``symbolic/structure.json``, or None when it has none."""
+    path = c.run / "symbolic" / "structure.json"
+    if c.formula is None or not path.is_file():
+        return None
+    doc = rundir.read_json(c.run / "symbolic", "structure.json")
+    chosen = (doc.get("chosen") or {}).get("formula")
+    for cand in doc.get("candidates") or []:
+        if isinstance(cand, dict) and cand.get("formula") == chosen and isinstance(cand.get("tree"), dict):
+            return cand["tree"]
+    return None
 
 
 def plot_run(run: Path, *, what: Sequence[str] | str = ALL, formats: Sequence[str] | str = ("png",),

@@ -19,7 +19,8 @@ from kansci.plots._base import (
 )
 from kansci.plots.charts import loss_figure, pareto_figure, pareto_front, parity_figure
 from kansci.plots.network import edges_figure, layout, network_figure
+from kansci.plots.structure import structure_figure
 
 __all__ = ["FORMATS", "SERIES_COLORS", "SPLINE_COLOR", "SYMBOLIC_COLOR", "EdgeCurve", "LayerShape", "NetworkView",
            "edges_figure", "figure_bytes", "layout", "loss_figure", "network_figure", "new_figure", "pareto_figure",
-           "pareto_front", "parity_figure", "plain", "short", "styled"]
+           "pareto_front", "parity_figure", "plain", "short", "structure_figure", "styled"]
