@@ -23,7 +23,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,7 @@ from kansci.symbolic.formula import polish
 
 __all__ = ["Candidate", "Engine", "complexity"]
 
+ACCEPT_FACTOR = 1.5  # a formula within 1.5x the noise variance explains its data as well as they can be explained
 MAX_DEPTH = 4  # nested splits (sum of products of symmetric pairs ...); deeper problems go to the direct fit
 TEST_ROWS = 256  # sample points for the derivative tests
 LEAF_SHARE = 0.25  # a leaf search gets at most this share of the time left
@@ -60,6 +61,11 @@ class Candidate:
     nmse: float
     how: str
     tree: dict[str, Any] = field(default_factory=dict)
+    accept: float = 0.0  # the NMSE within which this candidate's problem counts as solved (its noise level)
+
+    @property
+    def verified(self) -> bool:
+        return self.nmse <= self.accept
 
     @property
     def complexity(self) -> int:
@@ -105,6 +111,10 @@ def _nmse(y: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean((y - pred) ** 2)) / (var if var > 0 else 1.0)
 
 
+def _done(cands: list[Candidate]) -> bool:
+    return any(c.verified for c in cands)
+
+
 def _split_statistic(groups: list[tuple[int, ...]], decisions: list[structure.Decision]) -> float:
     # decisions: the pair tests of the split (swap tests of kansci.discover.separability)
     """The largest statistic among the pairs that the split separates (each passed its test)."""
@@ -142,57 +152,64 @@ class Engine:
 
     # ------------------------------------------------------------------------------------------------ entry point
     def solve(self, X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], f: Surrogate | None,
-              depth: int = 0) -> list[Candidate]:
-        """Candidates for y (n,) over X (n, k), best first by score; the first may be verified (nmse <= accept)."""
+              depth: int = 0, noise: float | None = None) -> list[Candidate]:
+        """Candidates for y (n,) over X (n, k), best first by score; the first may be verified.
+
+        ``noise`` is the RMS error of y's values (default: the surrogate's); a candidate is verified when its NMSE is
+        within ``ACCEPT_FACTOR × noise² / var(y)`` (at least the engine's ``accept``), and errors below that level
+        do not count in the ranking, so the simplest formula within the noise wins."""
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64).reshape(-1)
         assert X.ndim == 2 and X.shape[0] == y.shape[0] and X.shape[1] == len(symbols), (X.shape, y.shape)
-        cands = self._direct(X, y, symbols)
-        if self._done(cands) or f is None or depth >= MAX_DEPTH or X.shape[1] < 2 or expired(self.deadline):
+        noise = self.noise if noise is None else noise
+        var = float(np.var(y))
+        accept = max(self.accept, ACCEPT_FACTOR * noise**2 / var if var > 0 else 0.0)
+        cands = self._direct(X, y, symbols, accept)
+        if _done(cands) or f is None or depth >= MAX_DEPTH or X.shape[1] < 2 or expired(self.deadline):
             return self._ranked(cands)
         for step in (self._separable, self._symmetric):
-            cands += step(X, y, list(symbols), f, depth)
-            if self._done(cands) or expired(self.deadline):
+            cands += [replace(c, accept=accept) for c in step(X, y, list(symbols), f, depth, noise)]
+            if _done(cands) or expired(self.deadline):
                 break
         return self._ranked(cands)
 
     def verified(self, c: Candidate) -> bool:
-        return c.nmse <= self.accept
-
-    def _done(self, cands: list[Candidate]) -> bool:
-        return any(self.verified(c) for c in cands)
+        return c.verified
 
     def _ranked(self, cands: list[Candidate]) -> list[Candidate]:
-        return sorted(cands, key=lambda c: (not self.verified(c), c.score(self.weight, self.accept)))
+        return sorted(cands, key=lambda c: (not c.verified, c.score(self.weight, c.accept)))
 
     # ------------------------------------------------------------------------------------------------ direct forms
-    def _direct(self, X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol]) -> list[Candidate]:
+    def _direct(self, X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], accept: float) -> list[Candidate]:
         out = []
         law = fit_power_law(X, y, symbols)
         if law is not None and math.isfinite(law.nmse):
-            out.append(Candidate(law.expr, law.nmse, "power law", {"kind": "power law", "expr": str(law.expr)}))
+            out.append(Candidate(law.expr, law.nmse, "power law", {"kind": "power law", "expr": str(law.expr)},
+                                 accept))
         if X.shape[1] > 2:
             return out
         transforms = candidate_transforms(y) if np.all(np.isfinite(y)) else []
         for t in [TargetTransform(), *transforms]:
-            if self._done(out) or (out and expired(self.deadline)):
+            if _done(out) or (out and expired(self.deadline)):
                 break
-            out += self._leaves(X, y, symbols, t)
+            out += self._leaves(X, y, symbols, t, accept)
         return out
 
-    def _leaves(self, X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol],
-                t: TargetTransform) -> list[Candidate]:
-        """Leaf search on t(y); each leaf g becomes y = t⁻¹(g), scored on y itself."""
+    def _leaves(self, X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], t: TargetTransform,
+                accept: float) -> list[Candidate]:
+        """Leaf search on t(y); each leaf g becomes y = t⁻¹(g), scored on y itself. On y, errors below ``accept``
+        do not count in the leaf search's own ranking either (see :meth:`solve`)."""
         stop = time.perf_counter() + LEAF_SHARE * remaining(self.deadline)
         budget = stop if self.deadline is not None else None
         target = t.forward(y)
         out = []
-        for leaf in search_leaf(X, target, symbols, deadline=budget, weight=self.weight, max_results=3):
+        floor = accept if t.name == "y" else 0.0
+        for leaf in search_leaf(X, target, symbols, deadline=budget, weight=self.weight, max_results=3, floor=floor):
             expr = t.sympy_inverse(leaf.expr)
             nmse = leaf.nmse if t.name == "y" else _nmse(y, to_numpy(expr, symbols)(X))
             how = f"leaf {leaf.shape}" + ("" if t.name == "y" else f" of {t.name}")
             out.append(Candidate(expr, nmse, how, {"kind": "leaf", "shape": leaf.shape, "transform": t.name,
-                                                   "expr": str(expr)}))
+                                                   "expr": str(expr)}, accept))
         return out
 
     # ------------------------------------------------------------------------------------------------ separability
@@ -201,7 +218,7 @@ class Engine:
         return torch.as_tensor(X[np.sort(rows)], dtype=torch.float64)
 
     def _separable(self, X: np.ndarray, y: np.ndarray, symbols: list[sympy.Symbol], f: Surrogate,
-                   depth: int) -> list[Candidate]:
+                   depth: int, base_noise: float) -> list[Candidate]:
         Xs = self._test_points(X)
         out: list[Candidate] = []
         transforms = candidate_transforms(y) if np.all(np.isfinite(y)) else []
@@ -210,26 +227,27 @@ class Engine:
                 break
             tt = _torch_transform(t)
             ft = _composed(tt, f)
-            noise = self.noise if t.name == "y" else _transformed_noise(tt, f, Xs, self.noise)
+            noise = base_noise if t.name == "y" else _transformed_noise(tt, f, Xs, base_noise)
             groups, decs = separability.additive_groups(ft, Xs, noise, log=self.decisions)
             kinds = [("sum", groups, decs)]
             if t.name == "y":
-                mgroups, mdecs = separability.multiplicative_groups(f, Xs, self.noise, log=self.decisions)
+                mgroups, mdecs = separability.multiplicative_groups(f, Xs, base_noise, log=self.decisions)
                 kinds.append(("product", mgroups, mdecs))
             for kind, gs, pair_decs in kinds:
                 if len(gs) < 2:
                     continue
                 self.log(f"{'  ' * depth}{kind} of {[[str(symbols[i]) for i in g] for g in gs]}"
                          + (f" under {t.name}" if t.name != "y" else ""))
-                cand = self._split(kind, gs, t, ft, X, y, symbols, depth, _split_statistic(gs, pair_decs))
+                cand = self._split(kind, gs, t, ft, X, y, symbols, depth, _split_statistic(gs, pair_decs), noise)
                 if cand is not None:
                     out.append(cand)
-                    if self.verified(cand):
+                    if cand.nmse <= ACCEPT_FACTOR * base_noise**2 / max(float(np.var(y)), 1e-300):
                         return out
         return out
 
     def _split(self, kind: str, groups: list[tuple[int, ...]], t: TargetTransform, ft: Surrogate, X: np.ndarray,
-               y: np.ndarray, symbols: list[sympy.Symbol], depth: int, statistic: float) -> Candidate | None:
+               y: np.ndarray, symbols: list[sympy.Symbol], depth: int, statistic: float,
+               noise: float) -> Candidate | None:
         """Solve each group on the surrogate restricted to it; assemble t(y) = Σ a·g (sum) or C·Π g (product); map
         back through t's inverse and refit every constant on the real data."""
         d = X.shape[1]
@@ -241,7 +259,7 @@ class Engine:
             zy = evaluate(sub_f, Z)
             if not np.all(np.isfinite(zy)):
                 return None
-            sub = self.solve(Z, zy, [symbols[i] for i in g], sub_f, depth + 1)
+            sub = self.solve(Z, zy, [symbols[i] for i in g], sub_f, depth + 1, noise)
             if not sub:
                 return None
             parts.append(sub[0].expr)
@@ -257,7 +275,7 @@ class Engine:
 
     # ------------------------------------------------------------------------------------------------ symmetry
     def _symmetric(self, X: np.ndarray, y: np.ndarray, symbols: list[sympy.Symbol], f: Surrogate,
-                   depth: int) -> list[Candidate]:
+                   depth: int, noise: float) -> list[Candidate]:
         Xs = self._test_points(X)
         d = X.shape[1]
         found = []
@@ -269,15 +287,15 @@ class Engine:
                 found.append(best)
         out: list[Candidate] = []
         for dec in sorted(found, key=lambda dec: dec.statistic):
-            cand = self._merge(dec, X, y, symbols, f, depth)
+            cand = self._merge(dec, X, y, symbols, f, depth, noise)
             if cand is not None:
                 out.append(cand)
-                if self.verified(cand) or expired(self.deadline):
+                if cand.nmse <= ACCEPT_FACTOR * noise**2 / max(float(np.var(y)), 1e-300) or expired(self.deadline):
                     break
         return out
 
     def _merge(self, dec: structure.Decision, X: np.ndarray, y: np.ndarray, symbols: list[sympy.Symbol],
-               f: Surrogate, depth: int) -> Candidate | None:
+               f: Surrogate, depth: int, noise: float) -> Candidate | None:
         """Replace (x_i, x_j) by u = op(x_i, x_j) and solve the smaller problem on the real targets. The smaller
         problem's surrogate holds x_j at its median and solves x_i from u."""
         i, j = dec.variables
@@ -304,7 +322,7 @@ class Engine:
             return f(full)
 
         self.log(f"{'  ' * depth}symmetry: {xi}, {xj} enter as {u_expr}")
-        sub = self.solve(Xn, y, [u_sym, *[symbols[k] for k in rest]], fn, depth + 1)
+        sub = self.solve(Xn, y, [u_sym, *[symbols[k] for k in rest]], fn, depth + 1, noise)
         if not sub:
             return None
         expr = sub[0].expr.xreplace({u_sym: u_expr})

@@ -305,14 +305,15 @@ def _scan(X: np.ndarray, y: np.ndarray, trees: Sequence[Node], weight: float, de
 
 
 def search_leaf(X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], deadline: float | None = None,
-                weight: float = 0.05, max_results: int = 10, refine_top: int = 30, subsample: int = 128
-                ) -> list[LeafCandidate]:
+                weight: float = 0.05, max_results: int = 10, refine_top: int = 30, subsample: int = 128,
+                floor: float = 0.0) -> list[LeafCandidate]:
     """Rank small formulas y ≈ c·g(x) + d for X (n, k), k ∈ {1, 2}, y (n,); ``symbols`` name the k columns.
 
     ``deadline`` is an absolute ``time.perf_counter()`` value (None: no limit); when it passes, the best candidates
     found so far are returned (at least the simplest one is always tried). The scan runs on ``subsample`` evenly
     spaced rows, then the ``refine_top`` best are refitted on all rows; the ``max_results`` best come back, best
-    first, ranked by ``log10(nmse + 1e-15) + weight·complexity``."""
+    first, ranked by ``log10(max(nmse, floor) + 1e-15) + weight·complexity``: errors below ``floor`` (the noise
+    level of y, when known) do not count, so the simplest formula within the noise comes first."""
     X = np.asarray(X, dtype=np.float64)
     X = X[:, None] if X.ndim == 1 else X
     y = np.asarray(y, dtype=np.float64).reshape(-1)
@@ -338,7 +339,8 @@ def search_leaf(X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], d
             if p is None:
                 continue
             nmse = float(np.mean(p[0] ** 2) / np.var(y))
-            fitted.append((math.log10(nmse + 1e-15) + weight * _complexity(node), nmse, node, theta, p[1], p[2]))
+            fitted.append((math.log10(max(nmse, floor) + 1e-15) + weight * _complexity(node), nmse, node, theta,
+                           p[1], p[2]))
     fitted.sort(key=lambda f: f[0])
     out: dict[str, LeafCandidate] = {}
     for score, nmse, node, theta, c, d in fitted:

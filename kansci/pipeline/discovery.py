@@ -20,7 +20,7 @@ import torch
 from kansci.config import Config
 from kansci.core.model import KAN
 from kansci.data import Dataset
-from kansci.discover.engine import Engine
+from kansci.discover.engine import ACCEPT_FACTOR, Engine
 from kansci.discover.structure import calibrated_tolerance
 from kansci.discover.surrogate import from_kan
 from kansci.pipeline.candidates import finish
@@ -28,7 +28,6 @@ from kansci.train.loop import TrainData
 
 __all__ = ["ACCEPT_FACTOR", "ACCEPT_FLOOR", "Discovery", "describe", "discover", "network_nmse"]
 
-ACCEPT_FACTOR = 1.5
 ACCEPT_FLOOR = 1e-12
 MAX_ROWS = 2000  # rows of the training data the engine works on (seeded subsample)
 FINISHED = 3  # engine candidates carried to the formula level

@@ -53,6 +53,7 @@ def symbolify_run(run: Path, cfg: Config, *, log: Callable[[str], None] = lambda
 
 DISCOVERY_SHARE = 0.5  # of symbolify's time limit, for the structure-first search
 DISCOVERY_DEFAULT_S = 30.0  # its own limit when symbolify has none
+CLEARLY_BETTER = 100.0  # a candidate this much more accurate (NMSE) than another rules the other out
 MUCH_WORSE = 10.0  # a formula whose test MSE exceeds this multiple of the network's is flagged
 
 
@@ -77,7 +78,7 @@ def _symbolify(run: Path, cfg: Config, ds: Dataset, device: torch.device, librar
     else:
         fit = direct_fit(model, data, ds, cfg, library, symbols, deadline, log)
         candidates += fit.candidates
-    best = min(candidates, key=lambda c: c["score"])
+    best = _choose(candidates, found.record.get("accept_nmse", 0.0))
     log(f"formula found by: {best['how']}")
     formula = best["formula"]
 
@@ -106,6 +107,15 @@ def _symbolify(run: Path, cfg: Config, ds: Dataset, device: torch.device, librar
     files = write_symbolic(run, formula, model, metrics, fit.choices if fit else [], fit.table if fit else [],
                            pareto, best["snaps"], fit.report if fit else None, sym.precision, structure)
     return SymbolifyResult(formula, metrics, files, fit.report if fit else None)
+
+
+def _choose(candidates: list[dict[str, Any]], noise_nmse: float) -> dict[str, Any]:
+    """The best score among the candidates that are not clearly less accurate than the most accurate one: within
+    CLEARLY_BETTER x its training NMSE, or within the noise level. Parsimony decides among formulas that explain the
+    data comparably well, never against one that explains it far better."""
+    most_accurate = min(c["nmse"] for c in candidates)
+    level = max(CLEARLY_BETTER * most_accurate, noise_nmse)
+    return min((c for c in candidates if c["nmse"] <= level), key=lambda c: c["score"])
 
 
 def _discovery_deadline(deadline: float | None) -> float:

@@ -104,21 +104,21 @@ def _nmse(fn: Callable[..., torch.Tensor], cols: list[torch.Tensor], y: torch.Te
 
 
 def polish(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y: np.ndarray,
-           steps: int = 200) -> tuple[sympy.Expr, float]:
+           steps: int = 200, deadline: float | None = None) -> tuple[sympy.Expr, float]:
     """Refit every Float constant of ``expr`` by Levenberg-Marquardt on (X (n, d), y (n,)), at most ``steps``
-    iterations; returns (expr, normalized MSE).
+    iterations and none started past ``deadline``; returns (expr, normalized MSE).
 
     An expression that cannot be evaluated as a real function (a complex constant after a snap, an unsupported
     node) scores ``inf``, so a snap that produces it is rejected.
     """
     try:
-        return _polish(expr, symbols, X, y, steps)
+        return _polish(expr, symbols, X, y, steps, deadline)
     except (FormulaError, ValueError, TypeError, RuntimeError, OverflowError, ZeroDivisionError):
         return expr, math.inf
 
 
 def _polish(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y: np.ndarray,
-            steps: int) -> tuple[sympy.Expr, float]:
+            steps: int, deadline: float | None = None) -> tuple[sympy.Expr, float]:
     floats = sorted(expr.atoms(sympy.Float), key=lambda f: sympy.default_sort_key(f))
     cols = [torch.as_tensor(X[:, k], dtype=torch.float64) for k in range(X.shape[1])]
     yt = torch.as_tensor(y, dtype=torch.float64)
@@ -142,7 +142,7 @@ def _polish(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y:
 
     start = nmse(residual(c))
     c, best = levenberg_marquardt(residual, lambda theta: jacobian(residual, theta), c, steps, tol=1e-16,
-                                  loss_of=nmse)
+                                  loss_of=nmse, deadline=deadline)
     if not math.isfinite(best) or best > start:
         return expr, start
     return templ.xreplace({p: sympy.Float(float(v)) for p, v in zip(params, c)}), best
@@ -179,7 +179,7 @@ def snap_constants(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndar
                    tol: float, polish_steps: int = 200, timeout_s: float = 10.0,
                    deadline: float | None = None) -> tuple[sympy.Expr, float, list[dict]]:
     """Snap constants one at a time (largest effect first), re-polishing the rest after each accepted snap."""
-    expr, base = polish(expr, symbols, X, y, polish_steps)
+    expr, base = polish(expr, symbols, X, y, polish_steps, deadline)
     aic = math.exp(2.0 / max(len(y), 1))  # AIC: one constant fewer is worth a factor exp(2/n) in MSE
     log: list[dict] = []
     tried: set[str] = set()
@@ -192,6 +192,8 @@ def snap_constants(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndar
         f = floats[0]
         tried.add(str(f))
         for cand in snap_candidates(float(f)):
+            if expired(deadline):
+                break
             trial = expr.xreplace({f: cand})
             _, err = polish(trial, symbols, X, y, 0)  # as is: most good snaps need no re-polish
             if err > base * aic + tol:
@@ -199,7 +201,7 @@ def snap_constants(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndar
                 # when they are within 5 %
                 if cand != 0 and abs(float(cand) - float(f)) > 0.05 * abs(float(f)):
                     continue  # too far to be rescued by the other constants
-                trial, err = polish(trial, symbols, X, y, polish_steps // 4)
+                trial, err = polish(trial, symbols, X, y, polish_steps // 4, deadline)
             if err <= base * aic + tol:
                 trial = tidy(trial, timeout_s)
                 log.append({"constant": float(f), "snapped_to": str(cand), "nmse": err})

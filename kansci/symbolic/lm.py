@@ -23,6 +23,8 @@ from collections.abc import Callable
 
 import torch
 
+from kansci.budget import expired
+
 __all__ = ["LAMBDA_START", "damped_step", "jacobian", "levenberg_marquardt", "mean_square"]
 
 #: Initial damping.
@@ -58,7 +60,8 @@ def damped_step(residual: Residual, theta: torch.Tensor, r: torch.Tensor, J: tor
 
 
 def levenberg_marquardt(residual: Residual, jacobian_of: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor,
-                        steps: int, *, tol: float, loss_of: Loss = mean_square) -> tuple[torch.Tensor, float]:
+                        steps: int, *, tol: float, loss_of: Loss = mean_square,
+                        deadline: float | None = None) -> tuple[torch.Tensor, float]:
     """Minimize ``loss_of(residual(theta))`` from theta (p,) by at most ``steps`` LM iterations.
 
     Args:
@@ -68,6 +71,7 @@ def levenberg_marquardt(residual: Residual, jacobian_of: Callable[[torch.Tensor]
         steps: the iteration limit; no iteration runs when the starting loss is not finite.
         tol: stop once an accepted step lowers the loss by at most ``tol`` times the new loss.
         loss_of: residuals -> loss (a non-finite loss never counts as lower).
+        deadline: a ``time.perf_counter()`` value after which no further iteration starts (None: no limit).
 
     Returns:
         (theta, loss) of the best point reached (the start if no step improved on it).
@@ -75,6 +79,8 @@ def levenberg_marquardt(residual: Residual, jacobian_of: Callable[[torch.Tensor]
     r = residual(theta)
     best, lam = loss_of(r), LAMBDA_START
     for _ in range(steps if math.isfinite(best) else 0):
+        if expired(deadline):
+            break
         J = jacobian_of(theta)
         if not torch.isfinite(J).all():
             break
