@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ import numpy as np
 import sympy
 import torch
 
+from kansci.budget import expired
 from kansci.errors import DataError
 from kansci.symbolic.lm import levenberg_marquardt, mean_square
 
@@ -286,7 +286,7 @@ def _scan(X: np.ndarray, y: np.ndarray, trees: Sequence[Node], weight: float, de
     seen: set[bytes] = set()
     scanned: list[tuple[float, Node, np.ndarray]] = []
     for num, node in enumerate(trees):
-        if deadline is not None and num > 0 and time.perf_counter() >= deadline:
+        if num > 0 and expired(deadline):
             break
         kinds = tuple(_grid_kinds(node))
         if kinds not in grids:
@@ -330,7 +330,7 @@ def search_leaf(X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], d
         scanned = _scan(X[rows], y[rows], _grammar(k), weight, deadline)
         fitted: list[tuple[float, float, Node, np.ndarray, float, float]] = []
         for _, node, theta in scanned[:refine_top]:
-            late = deadline is not None and time.perf_counter() >= deadline
+            late = expired(deadline)
             if late and len(fitted) >= max_results:
                 break
             fn = functools.partial(lambda nd, t: _Eval(X, t[None, :], False)(nd)[0], node)
