@@ -111,6 +111,19 @@ def _nmse(y: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean((y - pred) ** 2)) / (var if var > 0 else 1.0)
 
 
+def _reference(X: np.ndarray, f: Surrogate, rows: int = 512) -> np.ndarray:
+    """Where to hold the other variables of a product's part: the row nearest the column medians (in units of the
+    columns' spreads) among those where |f| is at least its median, so that no factor is near zero there."""
+    Z = X[:rows]
+    v = np.abs(evaluate(f, Z))
+    ok = np.isfinite(v) & (v >= np.nanmedian(v))
+    if not ok.any():
+        return np.median(X, axis=0)
+    spread = np.where(np.std(X, axis=0) > 0, np.std(X, axis=0), 1.0)
+    dist = np.sum(((Z - np.median(X, axis=0)) / spread) ** 2, axis=1)
+    return Z[np.argmin(np.where(ok, dist, np.inf))]
+
+
 def _done(cands: list[Candidate]) -> bool:
     return any(c.verified for c in cands)
 
@@ -251,7 +264,7 @@ class Engine:
         """Solve each group on the surrogate restricted to it; assemble t(y) = Σ a·g (sum) or C·Π g (product); map
         back through t's inverse and refit every constant on the real data."""
         d = X.shape[1]
-        ref = np.median(X, axis=0)
+        ref = _reference(X, ft) if kind == "product" else np.median(X, axis=0)
         parts, trees = [], []
         for g in groups:
             sub_f = restricted(ft, d, g, ref)

@@ -6,6 +6,10 @@ with both. Then
     additive:        D = f(z) + f(z_ij) − f(z_i) − f(z_j),  0 when f = g(.., x_i, ..) + h(.., x_j, ..)
     multiplicative:  D = log|f(z)| + log|f(z_ij)| − log|f(z_i)| − log|f(z_j)|,  0 when f = g(.., x_i, ..)·h(.., x_j, ..)
 
+Where f changes sign or passes near zero on more than ``MAX_BAD`` of the rows, log|f| is meaningless and the product
+form ``D = f(z)·f(z_ij) − f(z_i)·f(z_j)`` is used instead (``q·(E + B·v·sin θ)`` over a range where the bracket
+changes sign); its noise is propagated to first order, the four errors in quadrature.
+
 (AI Feynman tests separability the same way, by swapping values). The statistic is ``RMS(D)`` over the row pairs,
 divided by the typical change of f when x_i or x_j alone is swapped, so it is dimensionless: 0 for a separable pair,
 O(0.1–1) for an inseparable one. Unlike mixed second derivatives, D needs only values, whose error is what the
@@ -93,12 +97,17 @@ def _decide(kind: str, pair: tuple[int, int], f0: torch.Tensor, fi: torch.Tensor
         scale = float(torch.median(torch.abs(f0)))
         ok = torch.isfinite(vals).all(0) & (vals * sign > NEAR_ZERO * scale).all(0)
         bad = 1.0 - float(ok.double().mean())
-        if bad > MAX_BAD or scale == 0.0:
-            return Decision(name, pair, math.inf, 0.0, False, f"f changes sign or nears zero on {bad:.0%} of rows")
-        L = torch.log(torch.abs(vals[:, ok]))
-        D, di, dj = L[0] + L[3] - L[1] - L[2], L[1] - L[0], L[2] - L[0]
-        d_noise = float(torch.sqrt(torch.mean(noise**2 * (1.0 / vals[:, ok] ** 2).sum(0))))
-        detail = f"{bad:.0%} rows near f = 0 skipped" if bad else ""
+        if bad <= MAX_BAD and scale > 0.0:  # log|f| is safe: compare relative changes, row by row
+            L = torch.log(torch.abs(vals[:, ok]))
+            D, di, dj = L[0] + L[3] - L[1] - L[2], L[1] - L[0], L[2] - L[0]
+            d_noise = float(torch.sqrt(torch.mean(noise**2 * (1.0 / vals[:, ok] ** 2).sum(0))))
+            detail = f"{bad:.0%} rows near f = 0 skipped" if bad else ""
+        else:  # f changes sign or passes near 0: the product form, which needs no logarithm
+            D, di, dj = f0 * fij - fi * fj, f0 * (fi - f0), f0 * (fj - f0)
+            size = torch.sqrt(f0**2 + fij**2 + fi**2 + fj**2)  # four independent errors add in quadrature
+            fin_size = torch.isfinite(size)
+            d_noise = noise * float(torch.sqrt(torch.mean(size[fin_size] ** 2))) if bool(fin_size.any()) else math.inf
+            detail = f"f changes sign or nears zero on {bad:.0%} of rows: product form f(z)·f(z_ij) = f(z_i)·f(z_j)"
     fin = torch.isfinite(D) & torch.isfinite(di) & torch.isfinite(dj)
 
     def rms(t: torch.Tensor) -> float:
