@@ -196,3 +196,15 @@ def test_results_csv_roundtrip_torn_line_and_summary(tmp_path) -> None:
     assert "Timeouts by last stage reached: fit 1" in text
     noisy = report.summary_markdown(back, {"noise": 0.01, "n_train": 500, "n_test": 500, "budget_s": 60.0})
     assert "| gplearn | 13.2% | published |" in noisy
+
+
+def test_positive_variables_let_roots_of_products_match():
+    """On a positive domain sqrt(a)*sqrt(b)/sqrt(c) is sqrt(a*b/c); for complex symbols sympy cannot equate them."""
+    a, b, c = sympy.symbols("a b c")
+    truth, found = sympy.sqrt(a * b / c), sympy.sqrt(a) * sympy.sqrt(b) / sympy.sqrt(c)
+    assert symbolic_match(truth, found)[0] is False
+    assert symbolic_match(truth, found, positive={"a", "b", "c"})[0] is True
+    assert symbolic_match(truth, found + a, positive={"a", "b", "c"})[0] is False
+    X = np.random.default_rng(0).uniform(1, 5, size=(200, 3))
+    y = np.sqrt(X[:, 0] * X[:, 1] / X[:, 2])
+    assert score_formula(truth, found, ["a", "b", "c"], [(1, 5)] * 3, X, y)["strict"] is True

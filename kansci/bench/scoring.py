@@ -18,7 +18,7 @@ only; elsewhere unbounded, which is why the benchmark scores inside its time-lim
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,9 +46,11 @@ FAILURES: dict[str, str] = {
 }
 
 
-def plain(expr: sympy.Expr) -> sympy.Expr:
-    """``expr`` with every symbol replaced by an assumption-free ``sympy.Symbol`` of the same name."""
-    return expr.xreplace({s: sympy.Symbol(s.name) for s in expr.free_symbols if isinstance(s, sympy.Symbol)})
+def plain(expr: sympy.Expr, positive: Collection[str] = ()) -> sympy.Expr:
+    """``expr`` with every symbol replaced by a ``sympy.Symbol`` of the same name: positive for the names in
+    ``positive`` (variables sampled on a positive range), assumption-free otherwise."""
+    return expr.xreplace({s: sympy.Symbol(s.name, positive=True) if s.name in positive else sympy.Symbol(s.name)
+                          for s in expr.free_symbols if isinstance(s, sympy.Symbol)})
 
 
 def round_constants(expr: sympy.Expr) -> sympy.Expr:
@@ -73,10 +75,14 @@ def _finite_constant(e: sympy.Expr, *, nonzero: bool) -> bool:
     return bool(e.is_constant())
 
 
-def symbolic_match(truth: sympy.Expr, found: sympy.Expr, *, timeout_s: float = 20.0) -> tuple[bool, str]:
+def symbolic_match(truth: sympy.Expr, found: sympy.Expr, *, positive: Collection[str] = (),
+                   timeout_s: float = 20.0) -> tuple[bool, str]:
     """The SRBench rule (see module docstring). Returns ``(matched, how)`` with ``how`` one of ``"difference"``,
-    ``"ratio"``, ``"no"`` or ``"timeout"`` (sympy ran past ``timeout_s``; counted as not matched)."""
-    truth, found = plain(truth), round_constants(plain(found))
+    ``"ratio"``, ``"no"`` or ``"timeout"`` (sympy ran past ``timeout_s``; counted as not matched).
+
+    Variables named in ``positive`` are positive symbols: both formulas are only claimed on the sampled domain, and
+    there ``sqrt(a)*sqrt(b)`` is ``sqrt(a*b)`` (for complex symbols sympy cannot equate them)."""
+    truth, found = plain(truth, positive), round_constants(plain(found, positive))
     try:
         with time_limit(timeout_s):
             diff, ratio = round_constants(truth - found), round_constants(found / truth)
@@ -166,7 +172,8 @@ def score_formula(truth: sympy.Expr, found: sympy.Expr, names: Sequence[str], bo
     checks are skipped when R² <= 0.5, since no symbolic solution can pass then."""
     r2 = r2_score(np.asarray(y_test, dtype=np.float64), evaluate(found, names, X_test))
     if r2 > R2_SYMBOLIC:
-        matched, how = symbolic_match(truth, found, timeout_s=timeout_s)
+        positive = {name for name, (low, _) in zip(names, box) if low > 0}
+        matched, how = symbolic_match(truth, found, positive=positive, timeout_s=timeout_s)
     else:  # strict needs R² > 0.5 anyway: spare sympy the work
         matched, how = False, "skipped (R² <= 0.5)"
     robust, spread = numeric_match(truth, found, names, box, seed=seed)
