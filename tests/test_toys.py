@@ -4,7 +4,7 @@ as a user runs it: sample 1000 rows, ``fit``, ``symbolify``, defaults but for ti
 A toy counts as recovered when the SRBench rule used by the Feynman benchmark says so (the difference or ratio to the
 truth is a constant after rounding constants to 3 decimals; :func:`kansci.bench.scoring.symbolic_match`). Two worker
 processes run the toys; the table of every toy is printed. The assertion guards against regressions: the rate must
-stay at or above ``MIN_RATE``, set below the rate measured when the suite was written (see docs/discovery.md).
+stay at or above ``MIN_RATE``, set below the measured rate (see docs/discovery.md).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 
 from tests.toy_formulas import TOYS
 
-MIN_RATE = 0.5
+MIN_RATE = 0.7  # measured 25/32 on the first run and 29/32 now; the margin absorbs slower machines
 LIMITS = {"train.time_limit_s": 15.0, "symbolic.time_limit_s": 15.0}
 
 
