@@ -37,6 +37,7 @@ from kansci.discover.powerlaw import fit_power_law
 from kansci.discover.surrogate import Surrogate, evaluate, restricted
 from kansci.discover.transforms import TargetTransform, candidate_transforms
 from kansci.expr.evaluate import to_numpy
+from kansci.metrics import nmse as nmse_of
 from kansci.symbolic.formula import polish
 
 __all__ = ["Candidate", "Engine", "complexity"]
@@ -104,11 +105,9 @@ def _combine(kind: str, parts: list[sympy.Expr], symbols: Sequence[sympy.Symbol]
     return sympy.Float(float(g @ target) / gg) * sympy.Mul(*parts)
 
 
-def _nmse(y: np.ndarray, pred: np.ndarray) -> float:
-    if not np.all(np.isfinite(pred)):
-        return math.inf
-    var = float(np.var(y))
-    return float(np.mean((y - pred) ** 2)) / (var if var > 0 else 1.0)
+def _noise_level(noise: float, y: np.ndarray) -> float:
+    """The NMSE within which a formula explains y (n,) as well as its noise allows: ACCEPT_FACTOR x noise² / var(y)."""
+    return ACCEPT_FACTOR * noise**2 / max(float(np.var(y)), 1e-300)
 
 
 def _reference(X: np.ndarray, f: Surrogate, rows: int = 512) -> np.ndarray:
@@ -129,8 +128,7 @@ def _done(cands: list[Candidate]) -> bool:
 
 
 def _split_statistic(groups: list[tuple[int, ...]], decisions: list[structure.Decision]) -> float:
-    # decisions: the pair tests of the split (swap tests of kansci.discover.separability)
-    """The largest statistic among the pairs that the split separates (each passed its test)."""
+    """The largest statistic among the pairs that the split separates (each passed its swap test)."""
     where = {i: k for k, g in enumerate(groups) for i in g}
     across = [d.statistic for d in decisions if len(d.variables) == 2 and all(isinstance(v, int) for v in d.variables)
               and where.get(d.variables[0]) != where.get(d.variables[1])]
@@ -176,7 +174,7 @@ class Engine:
         assert X.ndim == 2 and X.shape[0] == y.shape[0] and X.shape[1] == len(symbols), (X.shape, y.shape)
         noise = self.noise if noise is None else noise
         var = float(np.var(y))
-        accept = max(self.accept, ACCEPT_FACTOR * noise**2 / var if var > 0 else 0.0)
+        accept = max(self.accept, _noise_level(noise, y)) if var > 0 else self.accept
         cands = self._direct(X, y, symbols, accept)
         if _done(cands) or f is None or depth >= MAX_DEPTH or X.shape[1] < 2 or expired(self.deadline):
             return self._ranked(cands)
@@ -219,7 +217,7 @@ class Engine:
         floor = accept if t.name == "y" else 0.0
         for leaf in search_leaf(X, target, symbols, deadline=budget, weight=self.weight, max_results=3, floor=floor):
             expr = t.sympy_inverse(leaf.expr)
-            nmse = leaf.nmse if t.name == "y" else _nmse(y, to_numpy(expr, symbols)(X))
+            nmse = leaf.nmse if t.name == "y" else nmse_of(y, to_numpy(expr, symbols)(X))
             how = f"leaf {leaf.shape}" + ("" if t.name == "y" else f" of {t.name}")
             out.append(Candidate(expr, nmse, how, {"kind": "leaf", "shape": leaf.shape, "transform": t.name,
                                                    "expr": str(expr)}, accept))
@@ -254,7 +252,7 @@ class Engine:
                 cand = self._split(kind, gs, t, ft, X, y, symbols, depth, _split_statistic(gs, pair_decs), noise)
                 if cand is not None:
                     out.append(cand)
-                    if cand.nmse <= ACCEPT_FACTOR * base_noise**2 / max(float(np.var(y)), 1e-300):
+                    if cand.nmse <= _noise_level(base_noise, y):
                         return out
         return out
 
@@ -303,7 +301,7 @@ class Engine:
             cand = self._merge(dec, X, y, symbols, f, depth, noise)
             if cand is not None:
                 out.append(cand)
-                if cand.nmse <= ACCEPT_FACTOR * noise**2 / max(float(np.var(y)), 1e-300) or expired(self.deadline):
+                if cand.nmse <= _noise_level(noise, y) or expired(self.deadline):
                     break
         return out
 
