@@ -20,8 +20,8 @@ def sine_data(n: int = 150) -> TrainData:
     return TrainData(x[:cut], y[:cut], x[cut:], y[cut:])
 
 
-def build(width, arity):
-    return KAN(width, grid=3, mult_arity=arity, seed=0)
+def build(width, arity, seed=0):
+    return KAN(width, grid=3, mult_arity=arity, seed=seed)
 
 
 def run(cfg, **kw):
@@ -60,3 +60,19 @@ def test_search_interrupted_in_a_full_screen_resumes_exactly(monkeypatch):
     assert [r["val_mse"] for r in resumed_table] == [r["val_mse"] for r in table]
     for k, v in resumed.state_dict().items():
         assert torch.equal(v, model.state_dict()[k]), k
+
+
+def test_a_stalled_rung_is_screened_from_other_initialisations_and_keeps_the_best():
+    """Every trained rung but the general last one stalls short of an unreachable accept_r2, so each is screened
+    from `restarts` more seeds; the rung's row is its best attempt, and the general rung is screened once."""
+    cfg = load_config(None, flags={"train.grids": [3, 5, 10], "train.steps": 6}).train
+    _, table, logs = run(cfg, restarts=2)
+    rows = {str(row["width"]): row for row in table}
+    attempts = rows["[1, 1, 1]"]["attempts_val_r2"]
+    assert len(attempts) == 3 and len(set(attempts)) > 1  # different initialisations, different minima
+    assert rows["[1, 1, 1]"]["val_r2"] == pytest.approx(max(attempts))
+    assert rows["[1, 1, 1]"]["seed"] in (0, 7919, 2 * 7919)
+    assert "attempts_val_r2" not in rows["[1, 3, 1]"] and "attempts_val_r2" not in rows["[1, 1]"]
+    assert sum("initialisation" in line for line in logs) == 2
+    _, table0, _ = run(cfg, restarts=0)
+    assert all("attempts_val_r2" not in row for row in table0)

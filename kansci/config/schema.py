@@ -170,6 +170,8 @@ class TrainConfig(Section):
     min_delta: NonNegFloat = Field(1e-3,
         description="relative validation-loss improvement that counts for early stopping")
     log_every: int = Field(10, ge=1, description="steps between history rows and progress updates, >= 1")
+    search_restarts: NonNegInt = Field(1,
+        description="width: auto: other initialisations tried for a ladder rung whose screen stalls short of the fit")
     time_limit_s: float | None = Field(120.0, gt=0,
         description="soft time limit of training in seconds; past it the current stage stops and later rungs/stages "
                     "are skipped; null = none")

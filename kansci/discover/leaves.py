@@ -43,6 +43,8 @@ def _inv(z: np.ndarray) -> np.ndarray:
 _UNARY: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[sympy.Expr], sympy.Expr]]] = {
     "sq": (np.square, lambda e: e ** 2), "cube": (lambda z: z ** 3, lambda e: e ** 3),
     "sqrt": (lambda z: np.sqrt(_guard(z >= 0, z)), sympy.sqrt), "inv": (_inv, lambda e: 1 / e),
+    "isqrt": (lambda z: 1.0 / np.sqrt(_guard(z > 0, z)), lambda e: 1 / sympy.sqrt(e)),
+    "cosh": (lambda z: np.cosh(_guard(np.abs(z) < 230, z)), sympy.cosh),
     "exp": (lambda z: np.exp(_guard(z < 230, z)), sympy.exp), "log": (lambda z: np.log(_guard(z > 0, z)), sympy.log),
     "sin": (np.sin, sympy.sin), "cos": (np.cos, sympy.cos), "tanh": (np.tanh, sympy.tanh),
     "atan": (np.arctan, sympy.atan)}
@@ -51,14 +53,20 @@ _BINARY: dict[str, tuple[Callable[..., np.ndarray], Callable[..., sympy.Expr]]] 
     "mul": (np.multiply, lambda a, b: a * b), "div": (lambda a, b: a * _inv(b), lambda a, b: a / b)}
 # Constant forms per unary op, chosen so none is absorbed by the outer c·g + d (e.g. exp(z + b) = e^b·exp(z)).
 _VARIANTS = {"sq": ("", "shift"), "cube": ("", "shift"), "sqrt": ("", "shift", "negshift"), "inv": ("", "shift"),
+             "isqrt": ("", "shift", "negshift"), "cosh": ("", "scale"),
              "exp": ("", "scale"), "log": ("", "shift", "negshift"), "sin": ("", "scale", "affine"),
              "cos": ("", "scale"), "tanh": ("", "scale", "affine"), "atan": ("", "scale", "affine")}
 _TRANS = ("exp", "log", "sin", "cos", "tanh", "atan")
 # Magnitudes of inner scales, about 1.4x apart: close enough that the best grid point of a one-constant tree lies in
 # its refinement's basin (a 2x grid left exp(k·x) at NMSE ~1e-2 and outside the refined shortlist).
 _SCALES = (0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0, 5.6, 8.0)
-# Grid values in relative units (see _Eval.const): shifts in units of max|z|, scales in units of 1/max|z|.
-_GRIDS = {"shift": (-3.0, -1.0, -0.3, -0.1, 0.1, 0.3, 1.0, 3.0), "negshift": (-0.3, 0.3, 1.05, 1.3, 2.0, 4.0),
+# Grid values in relative units (see _Eval.const): scales in units of 1/max|z|, weights in units of the ratio of
+# the two terms' magnitudes.
+# Shifts are placed by where they put the zero of the shifted node: at position p of its data range [lo, hi], i.e.
+# z + b = 0 at z = lo + p·(hi − lo) for "shift" and b − z = 0 there for "negshift". Poles and branch points just
+# outside the data (1/(γ − 1) with γ ∈ [2, 5], 1/√(1 − v²/c²)) then lie on the grid whatever the scale of z.
+_GRIDS = {"shift": (-10.0, -3.0, -1.0, -0.3, -0.1, -0.03, 0.5, 1.03, 1.1, 1.3, 2.0, 4.0, 11.0),
+          "negshift": (-0.3, 1.01, 1.03, 1.1, 1.3, 2.0, 4.0, 11.0),
           "weight": (-10, -3, -1, -0.3, -0.1, 0.1, 0.3, 1, 3, 10),
           "scale_exp": _SCALES + tuple(-v for v in _SCALES), "scale_osc": (0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8),
           "scale_sat": _SCALES, "phase": (0.0, math.pi / 4, math.pi / 2, 3 * math.pi / 4),
@@ -83,7 +91,7 @@ def _grid_kinds(node: Node) -> list[str]:
     kids = [k for c in node[3:] for k in _grid_kinds(c)]
     op, v = node[1], node[2]
     if v == "scale":
-        own = ["scale_exp" if op == "exp" else "scale_osc" if op in ("sin", "cos") else "scale_sat"]
+        own = ["scale_exp" if op in ("exp", "cosh") else "scale_osc" if op in ("sin", "cos") else "scale_sat"]
     elif v == "affine":
         own = ["scale_osc", "phase"] if op == "sin" else ["scale_sat", "offset"]
     else:
@@ -106,7 +114,9 @@ class _Eval:
             s = np.max(np.abs(ref), axis=-1, keepdims=True)
             s = np.where(s > 0, s, 1.0)
             if kind in ("shift", "negshift"):
-                t = t * s
+                lo, hi = np.min(ref, axis=-1, keepdims=True), np.max(ref, axis=-1, keepdims=True)
+                span = np.where(hi > lo, hi - lo, s)
+                t = lo + t * span if kind == "negshift" else -(lo + t * span)
             elif kind.startswith("scale"):
                 t = t / s
             elif kind == "weight":
@@ -176,7 +186,8 @@ def _grammar(k: int) -> tuple[Node, ...]:
     """Every candidate tree for k variables, cheapest first (fewest constants, then fewest nodes).
 
     k = 1: powers p ∈ {x, x², x³, √x, 1/x, 1/x²}; p + a·q; every unary (in each constant form) of a power; x or x²
-    times or dividing a transcendental of x or x². k = 2 (both variables used): p(x) ∘ q(y) for +, −, ×, ÷ both
+    times or dividing a transcendental of x or x²; reciprocals of transcendentals of x or x²; a Gaussian
+    exp(a·(x + b)²). k = 2 (both variables used): p(x) ∘ q(y) for +, −, ×, ÷ both
     ways; p(x) + a·q(y); unaries of those with p, q ∈ {id, square, inverse}; √ and exp of p(x) + a·q(y); rationals
     N/(D + b) of simple polynomials (x, y, x², y², x±y, x²±y², x·y); p(x)·u(q(y)) and p(y)·u(q(x))."""
     out: list[Node] = []
@@ -187,6 +198,11 @@ def _grammar(k: int) -> tuple[Node, ...]:
         for p in P[:2]:  # x or x², times or dividing a transcendental of x or x²
             out += [("b", bop, "", p, _u(op, t, v)) if bop == "mul" else ("b", bop, "", _u(op, t, v), p)
                     for bop in ("mul", "div") for t in P[:2] for op in _TRANS for v in ("", "scale")]
+        # reciprocals of transcendentals of x or x²: 1/cosh(a·x) (two-level populations), 1/(e^{a·x} + b)
+        # (Bose-Einstein and Fermi-Dirac occupations), 1/sin, 1/tanh
+        out += [_u("inv", _u(op, t, "scale")) for t in P[:2] for op in ("cosh", "sin", "tanh")]
+        out += [_u("inv", _u("exp", t, "scale"), "shift") for t in P[:2]]
+        out.append(_u("exp", _u("sq", P[0], "shift"), "scale"))  # a Gaussian peak off the origin
     else:
         Px, Py = _powers(0), _powers(1)
         bins = [("b", op, "", p, q) for p in Px for q in Py for op in ("add", "sub", "mul", "div")]
@@ -300,8 +316,29 @@ def _scan(X: np.ndarray, y: np.ndarray, trees: Sequence[Node], weight: float, de
         if not np.isfinite(nm[best]) or key in seen:
             continue
         seen.update([key] if key else [])
-        scanned.append((math.log10(nm[best] + 1e-15) + weight * _complexity(node), node, ev.abs[best]))
+        err, theta = _zoom(X, y, node, kinds, grids[kinds][best], float(nm[best]), ev.abs[best])
+        scanned.append((math.log10(err + 1e-15) + weight * _complexity(node), node, theta))
     return sorted(scanned, key=lambda s: s[0])
+
+
+def _zoom(X: np.ndarray, y: np.ndarray, node: Node, kinds: tuple[str, ...], rel: np.ndarray, err: float,
+          theta: np.ndarray, points: int = 9) -> tuple[float, np.ndarray]:
+    """Refine the best grid point ``rel`` (p,) one constant at a time on ``points`` values between its grid
+    neighbours, so that a tree whose optimum falls between grid values (a pole close to the data) is ranked by
+    roughly its best fit, not by the grid's luck. Returns (nmse, absolute constants)."""
+    rel = rel.copy()
+    for j, kind in enumerate(kinds):
+        values = np.array(sorted(_GRIDS[kind]), dtype=np.float64)
+        at = int(np.argmin(np.abs(values - rel[j])))
+        lo, hi = values[max(at - 1, 0)], values[min(at + 1, values.size - 1)]
+        trial = np.repeat(rel[None, :], points, axis=0)
+        trial[:, j] = np.linspace(lo, hi, points)
+        ev = _Eval(X, trial, True)
+        nm = _row_nmse(np.broadcast_to(ev(node), (points, X.shape[0])), y)
+        k = int(np.argmin(nm))
+        if nm[k] < err:
+            err, rel, theta = float(nm[k]), trial[k], ev.abs[k]
+    return err, theta
 
 
 def search_leaf(X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], deadline: float | None = None,

@@ -122,12 +122,14 @@ def environment() -> dict[str, str]:
             "python": platform.python_version()}
 
 
-def build_model(cfg: Config, width: Any, device: torch.device, *, mult_arity: int | None = None) -> KAN:
+def build_model(cfg: Config, width: Any, device: torch.device, *, mult_arity: int | None = None,
+                seed: int | None = None) -> KAN:
+    """An untrained KAN of ``width`` as the config describes it, initialised from ``seed`` (default ``cfg.seed``)."""
     m = cfg.model
     return KAN(
         width, grid=cfg.train.grids[0], k=m.k, mult_arity=mult_arity or m.mult_arity, grid_range=tuple(m.grid_range),
-        grid_eps=m.grid_eps, base_fun=m.base_fun, init_noise=m.init_noise, seed=cfg.seed, dtype=model_dtype(cfg),
-        device=device,
+        grid_eps=m.grid_eps, base_fun=m.base_fun, init_noise=m.init_noise, seed=cfg.seed if seed is None else seed,
+        dtype=model_dtype(cfg), device=device,
     )
 
 

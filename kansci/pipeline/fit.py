@@ -88,8 +88,9 @@ def fit_run(
         with cpu_threads_for(ds.n_rows, device):
             if cfg.model.width == "auto":
                 model, history, table = search_architecture(
-                    lambda w, arity: build_model(cfg, w, device, mult_arity=arity), data, cfg.train, seed=cfg.seed,
-                    progress=progress, log=log, stop=stop, resume=checkpoint, deadline=deadline,
+                    lambda w, arity, s: build_model(cfg, w, device, mult_arity=arity, seed=s), data, cfg.train,
+                    seed=cfg.seed, progress=progress, log=log, stop=stop, resume=checkpoint, deadline=deadline,
+                    restarts=cfg.train.search_restarts,
                 )
             else:
                 model = build_model(cfg, [list(w) if isinstance(w, tuple) else w for w in cfg.model.width], device)

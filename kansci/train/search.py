@@ -19,6 +19,11 @@ A screen stage ends once training has converged (see :mod:`kansci.train`; unless
 is the final fit), which is what makes screening cheap. A rung that converged just short of ``accept_r2`` (its
 unexplained variance within ``BORDERLINE`` x the accepted one) is screened again without that stop: slow LBFGS
 plateaus can precede the descent that decides such a rung.
+
+Restarts: a screen that stalls (training converged, the rung is short of ``accept_r2``) may have found a local
+minimum of a shape that does fit, e.g. ``[2, 1, 1]`` on ``exp(-(x+y)^2)``. Every rung but the general last one is
+then screened again from up to ``restarts`` other initialisations (seeds ``seed + 7919·k``), as time allows, and
+the best attempt stands for the rung. The table records the attempts' validation R^2.
 """
 from __future__ import annotations
 
@@ -70,18 +75,19 @@ def search_architecture(
     stop: StopRequest | None = None,
     resume: dict[str, Any] | None = None,
     deadline: float | None = None,
+    restarts: int = 1,
 ) -> tuple[KAN, History, list[dict[str, Any]]]:
     """Train the ladder until a rung is accurate enough; return (model, its history, table of rungs).
 
-    Interruptible and resumable: the checkpoint records the rung, the finished rungs' weights, and the inner
-    training checkpoint."""
+    ``build(width, arity, seed)`` makes an untrained KAN. Interruptible and resumable: the checkpoint records the
+    rung, the finished rungs' weights, and the inner training checkpoint."""
     var = float(torch.var(data.y_val, unbiased=False)) or 1.0
     screen_cfg = _Override(cfg, grids=list(cfg.grids[:2]), steps=min(cfg.steps, screen_steps))
     rest_cfg = _Override(cfg, grids=list(cfg.grids[2:]))
     rungs = ladder(data.x_train.shape[1])
     tried: list[tuple[KAN, History, dict[str, Any]]] = []
     for saved in (resume or {}).get("tried", []):
-        model = build(saved["row"]["width"], saved["row"]["mult_arity"])
+        model = build(saved["row"]["width"], saved["row"]["mult_arity"], saved["row"].get("seed", seed))
         model.load_state(saved["state"])
         tried.append((model, _history(saved), saved["row"]))
 
@@ -94,16 +100,33 @@ def search_architecture(
     inner = (resume or {}).get("inner")
     full = bool((resume or {}).get("full_screen"))
 
-    def screen(width: list[Any], arity: int, full: bool) -> tuple[KAN, History, dict[str, Any]]:
+    def screen(width: list[Any], arity: int, full: bool, init: int = 0) -> tuple[KAN, History, dict[str, Any]]:
         nonlocal inner
-        model = build(width, arity)
+        s = seed + 7919 * init
+        model = build(width, arity, s)
         try:
-            hist = fit(model, data, screen_cfg, seed=seed, callback=progress, stop=stop, resume=inner,
+            hist = fit(model, data, screen_cfg, seed=s, callback=progress, stop=stop, resume=inner,
                        deadline=deadline, converged_steps=None if full else CONVERGED_STEPS, final=not rest_cfg.grids)
         except Interrupted as exc:
             raise checkpoint("screen", exc, full) from None
         inner = None
-        return model, hist, _score(model, hist, arity, data, var)
+        return model, hist, _score(model, hist, arity, data, var) | {"seed": s}
+
+    def restart(width: list[Any], arity: int, model: KAN, hist: History, row: dict[str, Any]
+                ) -> tuple[KAN, History, dict[str, Any]]:
+        attempts = [row["val_r2"]]
+        for init in range(1, restarts + 1):
+            if not _stalled(model, hist, row["val_r2"], accept_r2) or expired(deadline):
+                break
+            other = screen(width, arity, False, init)
+            attempts.append(other[2]["val_r2"])
+            log(f"architecture {row['width']}: stalled at validation R2 = {row['val_r2']:.8f}; initialisation {init} "
+                f"reached {other[2]['val_r2']:.8f}")
+            if other[2]["val_mse"] < row["val_mse"]:
+                model, hist, row = other
+        if len(attempts) > 1:
+            row["attempts_val_r2"] = attempts
+        return model, hist, row
 
     if resume is None or resume["phase"] == "screen":
         for width, arity in rungs[len(tried):]:
@@ -121,6 +144,8 @@ def search_architecture(
             if full:
                 row["rescreened"] = True
             full = False
+            if (width, arity) != rungs[-1]:
+                model, hist, row = restart(width, arity, model, hist, row)
             log(f"architecture {row['width']}: validation R2 = {row['val_r2']:.8f} ({hist.wall_s:.1f} s)")
             tried.append((model, hist, row))
     best = min(r["val_mse"] for _, _, r in tried)
@@ -152,6 +177,11 @@ def _borderline(model: KAN, hist: History, r2: float, accept_r2: float) -> bool:
     converged = any(e["event"] == "converged" for e in hist.events)
     return converged and not is_linear(model) and r2 < accept_r2 and 1 - r2 <= BORDERLINE * (1 - accept_r2)
 
+
+def _stalled(model: KAN, hist: History, r2: float, accept_r2: float) -> bool:
+    """A trained rung whose training converged short of ``accept_r2``: a local minimum, or a shape that cannot fit."""
+    converged = any(e["event"] == "converged" for e in hist.events)
+    return converged and not is_linear(model) and r2 < accept_r2
 
 
 def _history(saved: dict[str, Any]) -> History:
