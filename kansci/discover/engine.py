@@ -46,6 +46,9 @@ ACCEPT_FACTOR = 1.5  # a formula within 1.5x the noise variance explains its dat
 MAX_DEPTH = 4  # nested splits (sum of products of symmetric pairs ...); deeper problems go to the direct fit
 TEST_ROWS = 256  # sample points for the derivative tests
 LEAF_SHARE = 0.25  # a leaf search gets at most this share of the time left
+ALTERNATIVES = 3  # candidates per part that a split or merge tries on the real data
+TIE_FACTOR = 3.0  # errors within this factor of the best candidate's count as equal (see _data_floor)
+NUMERIC_FLOOR = 1e-12  # NMSE below which float64 refits cannot tell formulas apart
 
 
 def complexity(expr: sympy.Expr) -> int:
@@ -123,6 +126,21 @@ def _reference(X: np.ndarray, f: Surrogate, rows: int = 512) -> np.ndarray:
     return Z[np.argmin(np.where(ok, dist, np.inf))]
 
 
+def _data_floor(cands: Sequence[Candidate]) -> float:
+    """The error below which the candidates' own data cannot rank them: TIE_FACTOR × the best NMSE (at least
+    NUMERIC_FLOOR). A formula that fits the data far better than the surrogate does shows that the data are cleaner
+    than the surrogate's noise, so the surrogate's noise level must not hide that difference (an exact law against
+    a mimic that fits only as well as the surrogate)."""
+    best = min((c.nmse for c in cands if math.isfinite(c.nmse)), default=math.inf)
+    return max(TIE_FACTOR * best, NUMERIC_FLOOR) if math.isfinite(best) else 0.0
+
+
+def _distinct(cands: Sequence[Candidate]) -> list[Candidate]:
+    """``cands`` without repeats of the same formula (first kept)."""
+    seen: set[str] = set()
+    return [c for c in cands if not (str(c.expr) in seen or seen.add(str(c.expr)))]
+
+
 def _done(cands: list[Candidate]) -> bool:
     return any(c.verified for c in cands)
 
@@ -188,7 +206,15 @@ class Engine:
         return c.verified
 
     def _ranked(self, cands: list[Candidate]) -> list[Candidate]:
-        return sorted(cands, key=lambda c: (not c.verified, c.score(self.weight, c.accept)))
+        """Verified first, then by score; errors below the candidate's noise level and below the data's own floor
+        (:func:`_data_floor`) do not count."""
+        floor = _data_floor(cands)
+        return sorted(cands, key=lambda c: (not c.verified, c.score(self.weight, min(c.accept, floor))))
+
+    def _best_on_data(self, found: list[Candidate]) -> Candidate:
+        """The best-scoring of alternatives fitted to the same data, errors within the data's floor counting equal."""
+        floor = _data_floor(found)
+        return min(found, key=lambda c: c.score(self.weight, floor))
 
     # ------------------------------------------------------------------------------------------------ direct forms
     def _direct(self, X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], accept: float) -> list[Candidate]:
@@ -263,7 +289,7 @@ class Engine:
         back through t's inverse and refit every constant on the real data."""
         d = X.shape[1]
         ref = _reference(X, ft) if kind == "product" else np.median(X, axis=0)
-        parts, trees = [], []
+        options: list[list[Candidate]] = []
         for g in groups:
             sub_f = restricted(ft, d, g, ref)
             Z = X[:, list(g)]
@@ -273,16 +299,44 @@ class Engine:
             sub = self.solve(Z, zy, [symbols[i] for i in g], sub_f, depth + 1, noise)
             if not sub:
                 return None
-            parts.append(sub[0].expr)
-            trees.append(sub[0].tree | {"variables": [str(symbols[i]) for i in g], "nmse": sub[0].nmse})
-        inner = _combine(kind, parts, symbols, X, t.forward(y))
-        if inner is None:
-            return None
-        expr = t.sympy_inverse(inner)
-        polished, nmse = polish(expr, symbols, X, y)
+            options.append([replace(c, tree=c.tree | {"variables": [str(symbols[i]) for i in g], "nmse": c.nmse})
+                            for c in _distinct(sub)[:ALTERNATIVES]])
+        for p, g in enumerate(groups):
+            if len(g) <= 2 and not expired(self.deadline):
+                options[p] += self._peeled(kind, p, groups, options, X, t.forward(y), symbols)
         how = f"{kind} of {len(groups)} parts" + (f" of {t.name}" if t.name != "y" else "")
-        return Candidate(polished, nmse, how, {"kind": kind, "transform": t.name, "statistic": statistic,
-                                               "parts": trees})
+        # The parts were chosen on the surrogate, where a mimic can tie with the law within the surrogate's noise.
+        # Assemble the first choices, then each runner-up of one part in turn, and let the real data decide.
+        picks = [[0] * len(options)] + [[k if q == p else 0 for q in range(len(options))]
+                                         for p in range(len(options)) for k in range(1, len(options[p]))]
+        found: list[Candidate] = []
+        for pick in picks:
+            if found and expired(self.deadline):
+                break
+            chosen = [options[p][k] for p, k in enumerate(pick)]
+            inner = _combine(kind, [c.expr for c in chosen], symbols, X, t.forward(y))
+            if inner is None:
+                continue
+            polished, nmse = polish(t.sympy_inverse(inner), symbols, X, y)
+            found.append(Candidate(polished, nmse, how, {"kind": kind, "transform": t.name, "statistic": statistic,
+                                                         "parts": [c.tree for c in chosen]}))
+        return self._best_on_data(found) if found else None
+
+    def _peeled(self, kind: str, p: int, groups: list[tuple[int, ...]], options: list[list[Candidate]],
+                X: np.ndarray, target: np.ndarray, symbols: list[sympy.Symbol]) -> list[Candidate]:
+        """Part ``p`` solved again on the real data, the other parts (their first choices) peeled off: the target
+        divided by their product, or minus their sum. When the other parts are exact, these data are as clean as
+        the user's, so a law that the surrogate's noise hid can win here."""
+        with np.errstate(all="ignore"):
+            others = [to_numpy(options[q][0].expr, symbols)(X) for q in range(len(groups)) if q != p]
+            rest = np.prod(others, axis=0) if kind == "product" else np.sum(others, axis=0)
+            r = target / rest if kind == "product" else target - rest
+        if not (np.all(np.isfinite(r)) and np.var(r) > 0):
+            return []
+        g = groups[p]
+        out = self._direct(X[:, list(g)], r, [symbols[i] for i in g], self.accept)
+        names = {"variables": [str(symbols[i]) for i in g], "peeled": True}
+        return [replace(c, tree=c.tree | names | {"nmse": c.nmse}) for c in self._ranked(out)[:ALTERNATIVES]]
 
     # ------------------------------------------------------------------------------------------------ symmetry
     def _symmetric(self, X: np.ndarray, y: np.ndarray, symbols: list[sympy.Symbol], f: Surrogate,
@@ -336,8 +390,12 @@ class Engine:
         sub = self.solve(Xn, y, [u_sym, *[symbols[k] for k in rest]], fn, depth + 1, noise)
         if not sub:
             return None
-        expr = sub[0].expr.xreplace({u_sym: u_expr})
-        polished, nmse = polish(expr, symbols, X, y)
-        return Candidate(polished, nmse, f"symmetry {u_expr}",
-                         {"kind": "symmetry", "combination": str(u_expr), "statistic": dec.statistic,
-                          "part": sub[0].tree})
+        found = []
+        for c in _distinct(sub)[:ALTERNATIVES]:  # solved on the real targets: their errors can rank them
+            if found and expired(self.deadline):
+                break
+            polished, nmse = polish(c.expr.xreplace({u_sym: u_expr}), symbols, X, y)
+            found.append(Candidate(polished, nmse, f"symmetry {u_expr}",
+                                   {"kind": "symmetry", "combination": str(u_expr), "statistic": dec.statistic,
+                                    "part": c.tree}))
+        return self._best_on_data(found)

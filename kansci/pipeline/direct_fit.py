@@ -47,10 +47,11 @@ class DirectFit:
     best: dict[str, Any] | None = field(default=None)
 
 
-def prune(model: KAN, data: TrainData, cfg: Config, names: Sequence[str], log: Log) -> tuple[PruneReport | None,
-                                                                                             Attribution]:
-    """Mask weak edges, nodes and inputs (when enabled), re-fit what remains, and score the pruned model again.
-    The report records the validation MSE (normalized units) before pruning and after the re-fit."""
+def prune(model: KAN, data: TrainData, cfg: Config, names: Sequence[str], log: Log,
+          deadline: float | None = None) -> tuple[PruneReport | None, Attribution]:
+    """Mask weak edges, nodes and inputs (when enabled), re-fit what remains (stopping at ``deadline``), and score
+    the pruned model again. The report records the validation MSE (normalized units) before pruning and after the
+    re-fit."""
     attr = attribution(model, data.x_train)
     if not cfg.prune.enabled:
         return None, attr
@@ -62,7 +63,7 @@ def prune(model: KAN, data: TrainData, cfg: Config, names: Sequence[str], log: L
     if (report.removed_edges or report.removed_nodes or report.removed_inputs) and cfg.prune.refit_steps:
         gen = torch.Generator().manual_seed(cfg.seed)
         train_stage(model, data, cfg.train, steps=cfg.prune.refit_steps, phase="prune-refit", generator=gen,
-                    update_grid=False)
+                    update_grid=False, deadline=deadline)
     with torch.no_grad():
         report.loss_before, report.loss_after = before, float(mse(model(data.x_val), data.y_val))
     return report, attribution(model, data.x_train)
@@ -85,7 +86,7 @@ def direct_fit(model: KAN, data: TrainData, ds: Dataset, cfg: Config, library: d
                symbols: list[sympy.Symbol], deadline: float | None, log: Log) -> DirectFit:
     """Prune, symbolize every edge, and finish the shortlisted assignments into candidates (see module doc)."""
     sym = cfg.symbolic
-    report, attr = prune(model, data, cfg, ds.input_names, log)
+    report, attr = prune(model, data, cfg, ds.input_names, log, deadline)
     choices, table, front = symbolize_edges(
         model, data.x_train, data.y_train, data.x_val, data.y_val, library, attr.edges,
         r2_min=sym.r2_min, complexity_weight=sym.complexity_weight, top_k=sym.top_k,
