@@ -308,7 +308,7 @@ def _fake_figures(monkeypatch, calls: list) -> None:
 def test_plot_passes_options_and_prints_every_path(fitted, tmp_path, monkeypatch):
     calls: list = []
     _fake_figures(monkeypatch, calls)
-    res = invoke("plot", fitted, "--what", "network,loss", "--format", "png,svg", "--dpi", "80", "--out", tmp_path)
+    res = invoke("plot", fitted, "--what", "network,loss", "--format", "png,svg", "--dpi", "80", "--figures", tmp_path)
     assert res.exit_code == 0, res.output
     assert calls == [dict(run=fitted, what=["network", "loss"], formats=["png", "svg"], dpi=80, out=tmp_path)]
     assert res.stdout.split() == [str(tmp_path / n) for n in ("network.png", "network.svg", "loss.png", "loss.svg")]

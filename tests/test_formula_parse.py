@@ -192,3 +192,45 @@ def test_function_whitelist_is_documented_set() -> None:
                 "atanh", "exp", "log", "sqrt", "Abs", "sign", "erf", "arcsin", "arccos", "arctan", "arctan2",
                 "arcsinh", "arccosh", "arctanh", "ln", "abs"}
     assert set(FUNCTIONS) == expected
+
+
+# ------------------------------------------------------------------------------------------------ column names
+def test_quoted_names_are_variables_whatever_they_hold() -> None:
+    temp, lam, theta, sin_, pi_ = (sympy.Symbol(n) for n in ("Temp (K)", "lambda", "θ", "sin", "pi"))
+    names = ["Temp (K)", "lambda", "θ", "sin", "pi", "a`b", "if"]
+    assert parse_formula("2*`Temp (K)` + `lambda`", names) == 2 * temp + lam
+    assert parse_formula("sin(`sin`) + `pi`*pi") == sympy.sin(sin_) + pi_ * sympy.pi  # bare: the constant
+    assert parse_formula("pi", names) == pi_  # unless a variable of that name is declared
+    assert parse_formula("`a``b`**2 + `if`", names) == sympy.Symbol("a`b") ** 2 + sympy.Symbol("if")
+    # declared names Python cannot read bare: keywords and non-ASCII names may be written without backticks
+    assert parse_formula("lambda*θ + if", names) == lam * theta + sympy.Symbol("if")
+    # with no declared variables any quoted name is one; given Symbols are used for quoted names too
+    assert parse_formula("`x 1` / `y-2`") == sympy.Symbol("x 1") / sympy.Symbol("y-2")
+    pos = sympy.Symbol("Temp (K)", positive=True)
+    assert parse_formula("sqrt(`Temp (K)`**2)", ["Temp (K)"], symbols={"Temp (K)": pos}) == pos
+
+
+QUOTED_REJECT = [
+    # (text, variables, fragment of message, 1-based column)
+    ("x + `Temp (K)", ["Temp (K)", "x"], "unterminated quoted name", 5),
+    ("x + ``", None, "empty quoted name", 5),
+    ("x + ` `", None, "empty quoted name", 5),
+    ("`Temp (K)`(2)", ["Temp (K)"], "is a variable and cannot be called", 1),
+    ("x + `Temp (C)`", ["Temp (K)", "x"], "unknown variable '`Temp (C)`'", 5),
+    ("x + θ", ["x"], "character 'θ'", 5),       # a non-ASCII name is read bare only when declared
+    ("lambda*2", ["x"], "'lambda' is a Python keyword", 1),  # so is a keyword
+    ("2θ", ["θ"], "character 'θ'", 2),          # non-ASCII right after a number is not a name
+]
+
+
+@pytest.mark.parametrize(("text", "variables", "fragment", "column"), QUOTED_REJECT)
+def test_quoted_name_rejections(text: str, variables: list[str] | None, fragment: str, column: int) -> None:
+    with pytest.raises(FormulaError) as info:
+        parse_formula(text, variables, source="cfg.yaml:formula")
+    assert fragment in info.value.message and info.value.column == column and info.value.hint
+
+
+def test_did_you_mean_a_quoted_name() -> None:
+    with pytest.raises(FormulaError) as info:
+        parse_formula("`Temp (k)`", ["Temp (K)", "x"])
+    assert "did you mean '`Temp (K)`'" in info.value.hint

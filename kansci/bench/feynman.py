@@ -2,7 +2,9 @@
 
 One task = one (equation, seed). :func:`run_task` is what runs inside a task process (see
 :mod:`kansci.bench.executor`); :func:`run_feynman_bench` selects the tasks, skips finished ones on resume, runs the
-rest on the chosen executor, appends each result to ``results.csv`` as it arrives and writes ``summary.md``.
+rest on the chosen executor, appends each result to ``results.csv`` as it arrives and writes ``summary.md``. A user's
+own table of equations (``equations=``, the layout of the bundled table) replaces the bundled one; its tasks carry
+their equation, so task processes need not read the file.
 
 Modules that import torch (pipeline, rundir) are imported inside :func:`run_task` only: the parent process needs no
 torch, and a task process (which unpickles :class:`BenchTask` from this module) running an injected task function
@@ -26,7 +28,7 @@ from kansci.atomic import write_text
 from kansci.bench import report, scoring
 from kansci.bench.executor import Limits, Mark, make_executor, supervise
 from kansci.data import Dataset, fit_normalization
-from kansci.data.feynman import FeynmanEquation, feynman_dataset, feynman_equation, feynman_table
+from kansci.data.feynman import FeynmanEquation, feynman_dataset, feynman_equation, feynman_table, load_equations
 from kansci.errors import ConfigError, DataError, RunDirError
 
 SETTINGS_FILE = "bench.json"
@@ -34,7 +36,8 @@ SETTINGS_FILE = "bench.json"
 
 @dataclass(frozen=True)
 class BenchTask:
-    """One (equation, seed) task; plain data so that it pickles to any worker. ``out_dir``: folder for its run."""
+    """One (equation, seed) task; plain data so that it pickles to any worker. ``out_dir``: folder for its run;
+    ``equation``: the equation itself when it comes from a user's table (None: look ``eq_id`` up in the bundled one)."""
 
     eq_id: str
     seed: int
@@ -43,6 +46,10 @@ class BenchTask:
     n_test: int
     budget_s: float
     out_dir: str
+    equation: FeynmanEquation | None = None
+
+    def lookup(self) -> FeynmanEquation:
+        return self.equation if self.equation is not None else feynman_equation(self.eq_id)
 
 
 @dataclass
@@ -69,21 +76,27 @@ class BenchSummary:
     ran: int = 0
     skipped: int = 0
     keys: list[tuple[str, int]] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 def _no_mark(event: str, data: dict) -> None:
     pass
 
 
-def select_equations(ids: Sequence[str] | None = None, srbench: bool = False,
-                     limit: int | None = None) -> list[FeynmanEquation]:
+def select_equations(ids: Sequence[str] | None = None, srbench: bool = False, limit: int | None = None,
+                     table: Sequence[FeynmanEquation] | None = None) -> list[FeynmanEquation]:
     """Equations in table order: the given ``ids`` (ids or PMLB names; DataError for unknown ones), else all 100,
-    or with ``srbench`` the 97 SRBench-scored ones; then the first ``limit``."""
-    if ids:
-        chosen = {feynman_equation(i).id for i in ids}
-        eqs = [eq for eq in feynman_table() if eq.id in chosen]
+    or with ``srbench`` the 97 SRBench-scored ones; then the first ``limit``. ``table`` replaces the bundled one."""
+    if table is None:
+        table = feynman_table()
+        find = feynman_equation
     else:
-        eqs = feynman_table()
+        find = functools.partial(_find, table)
+    if ids:
+        chosen = {find(i).id for i in ids}
+        eqs = [eq for eq in table if eq.id in chosen]
+    else:
+        eqs = list(table)
     if srbench:
         eqs = [eq for eq in eqs if eq.in_srbench]
     if limit is not None:
@@ -93,21 +106,29 @@ def select_equations(ids: Sequence[str] | None = None, srbench: bool = False,
     return eqs
 
 
+def _find(table: Sequence[FeynmanEquation], eq_id: str) -> FeynmanEquation:
+    for eq in table:
+        if eq_id in (eq.id, eq.pmlb_dataset or eq.id):
+            return eq
+    shown = ", ".join(eq.id for eq in table[:5]) + (", ..." if len(table) > 5 else "")
+    raise DataError(f"--ids: no equation {eq_id!r} in the table", f"the table's ids are {shown}")
+
+
 def task_seeds(eq_id: str, seed: int) -> tuple[int, int]:
     """(sampling seed, noise seed) of one task, derived from the equation id and the benchmark seed."""
     a, b = np.random.SeedSequence([zlib.crc32(eq_id.encode()), int(seed)]).generate_state(2)
     return int(a), int(b)
 
 
-def task_data(eq_id: str, seed: int, n_train: int, n_test: int, noise: float) -> TaskData:
+def task_data(eq_id: str | FeynmanEquation, seed: int, n_train: int, n_test: int, noise: float) -> TaskData:
     """Sample ``n_train + n_test`` rows uniformly in the equation's ranges (seeded per (equation, seed)); add
     Gaussian noise of std ``noise * RMS(y_train)`` to the train targets only; normalization from the train rows
-    exactly as ``kansci.data`` does for policy "auto"."""
+    exactly as ``kansci.data`` does for policy "auto". ``eq_id``: a bundled equation's id, or the equation."""
     if n_train < 10 or n_test < 1:
         raise DataError(f"need n_train >= 10 and n_test >= 1, got {n_train} and {n_test}", "use e.g. --n-train 1000")
     if not noise >= 0:
         raise DataError(f"noise must be >= 0, got {noise}", "use e.g. --noise 0.01")
-    eq = feynman_equation(eq_id)
+    eq = eq_id if isinstance(eq_id, FeynmanEquation) else feynman_equation(eq_id)
     s_sample, s_noise = task_seeds(eq.id, seed)
     sd = feynman_dataset(eq, n_train + n_test, noise=0.0, seed=s_sample)
     train, test = np.arange(n_train), np.arange(n_train, n_train + n_test)
@@ -135,7 +156,7 @@ def run_task(task: BenchTask, mark: Mark = _no_mark) -> dict[str, Any]:
     from kansci.rundir import read_json
 
     torch.set_num_threads(1)
-    data = task_data(task.eq_id, task.seed, task.n_train, task.n_test, task.noise)
+    data = task_data(task.lookup(), task.seed, task.n_train, task.n_test, task.noise)
     # The default pipeline with soft time limits inside the hard budget, so a slow task still returns its best
     # formula instead of being killed: training gets 40% of the budget, symbolify 35%, and a quarter is left for
     # work that cannot stop at once (a training step, a sympy call, writing the run) and for scoring.
@@ -165,7 +186,7 @@ def run_task(task: BenchTask, mark: Mark = _no_mark) -> dict[str, Any]:
 def outcome_row(task: BenchTask, outcome: dict[str, Any]) -> dict[str, Any]:
     """The results.csv row of a task from :func:`~kansci.bench.executor.supervise`'s outcome, with its failure
     class (partial information of killed or failed tasks comes from their events)."""
-    eq = feynman_equation(task.eq_id)
+    eq = task.lookup()
     truth = scoring.plain(feynman_dataset(eq, 1).expr)
     events = outcome.get("events", {})
     row: dict[str, Any] = {"strict": False, "robust": False, "accuracy": False}
@@ -196,9 +217,10 @@ def _check_settings(out: Path, settings: dict[str, Any], resume: bool) -> None:
         except (OSError, ValueError) as exc:
             raise RunDirError(f"{path}: cannot read the benchmark settings ({exc})",
                               "delete the file to resume anyway, or benchmark into a new --out folder") from None
-        diff = [k for k in ("noise", "n_train", "n_test", "budget_s") if old.get(k) != settings[k]]
+        diff = [k for k in ("noise", "n_train", "n_test", "budget_s", "equations_sha256")
+                if old.get(k) != settings.get(k)]
         if diff:
-            shown = ", ".join(f"{k} {old.get(k)} -> {settings[k]}" for k in diff)
+            shown = ", ".join(f"{k} {old.get(k)} -> {settings.get(k)}" for k in diff)
             raise ConfigError(f"{path}: --resume with different settings ({shown})",
                               "resume with the same options, or benchmark into a new --out folder")
     write_text(path, json.dumps(settings, indent=2) + "\n")
@@ -209,39 +231,52 @@ def run_feynman_bench(*, ids: Sequence[str] | None = None, srbench: bool = False
                       budget_s: float = 60.0, workers: int | None = None, scheduler: str | None = None,
                       out: Path = Path("bench/feynman"), resume: bool = False,
                       log: Callable[[str], None] = lambda s: None, command: str | None = None,
-                      task_fn: Callable[[Any, Mark], dict] = run_task, score_s: float = 120.0) -> BenchSummary:
+                      task_fn: Callable[[Any, Mark], dict] = run_task, score_s: float = 120.0,
+                      equations: Path | None = None) -> BenchSummary:
     """Run the Feynman benchmark and write ``out/results.csv``, ``out/summary.md``, ``out/bench.json`` and one run
     directory per task under ``out/runs/``. ``task_fn`` replaces :func:`run_task` (tests); ``score_s`` bounds
-    scoring after the pipeline; ``command`` is echoed in summary.md. Seeds are ``0 .. seeds-1``."""
+    scoring after the pipeline; ``command`` is echoed in summary.md. Seeds are ``0 .. seeds-1``. ``equations``: a
+    CSV table of equations in the bundled table's layout, used instead of it (every row is checked first, and a
+    malformed one is a DataError naming its line, before anything is written). Each progress line on ``log``
+    (``[k/N] ...``) carries an estimate of the time left (``eta 3m10s``)."""
     if seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}", "pass e.g. --seeds 1")
     if not budget_s > 0:
         raise ConfigError(f"--budget-s must be > 0, got {budget_s}", "pass e.g. --budget-s 60")
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}", "pass e.g. --workers 4")
-    eqs = select_equations(ids, srbench, limit)
+    table = load_equations(equations) if equations is not None else None
+    eqs = select_equations(ids, srbench, limit, table)
     out = Path(out).resolve()  # absolute: task processes (maybe on Dask workers) write their runs below it
-    out.mkdir(parents=True, exist_ok=True)
-    settings = {"noise": float(noise), "n_train": int(n_train), "n_test": int(n_test), "budget_s": float(budget_s)}
+    settings: dict[str, Any] = {"noise": float(noise), "n_train": int(n_train), "n_test": int(n_test),
+                                "budget_s": float(budget_s)}
+    if equations is not None:
+        settings.update(equations=str(equations), equations_sha256=report.file_sha256(Path(equations)))
     if eqs:
-        task_data(eqs[0].id, 0, n_train, n_test, noise)  # checks sizes and noise before any process starts
+        task_data(eqs[0], 0, n_train, n_test, noise)  # checks sizes and noise before any process starts
+    out.mkdir(parents=True, exist_ok=True)
     _check_settings(out, settings, resume)
     results = out / "results.csv"
     done = report.done_keys(report.read_rows(results)) if resume else set()
     keys = [(eq.id, s) for eq in eqs for s in range(seeds)]
-    tasks = [BenchTask(i, s, float(noise), int(n_train), int(n_test), float(budget_s), str(out / "runs"))
-             for i, s in keys if (i, s) not in done]
+    by_id = {eq.id: eq for eq in eqs} if table is not None else {}
+    tasks = [BenchTask(i, s, float(noise), int(n_train), int(n_test), float(budget_s), str(out / "runs"),
+                       by_id.get(i)) for i, s in keys if (i, s) not in done]
     log(f"feynman: {len(keys)} tasks, {len(keys) - len(tasks)} already done, {len(tasks)} to run")
     call = functools.partial(supervise, task_fn, limits=Limits(budget_s=budget_s, score_s=score_s))
     with make_executor(workers, scheduler) as executor:
+        t0 = time.perf_counter()
         for k, (task, outcome) in enumerate(executor.map_unordered(call, tasks), 1):
             row = outcome_row(task, outcome)
             report.append_row(results, row)
             verdict = "solved" if row["strict"] else (row["failure"] or "unsolved")
+            eta = report.format_eta((time.perf_counter() - t0) / k * (len(tasks) - k))
             log(f"[{k}/{len(tasks)}] {task.eq_id} seed {task.seed}: {verdict} ({row['status']}, "
-                f"{row.get('total_s') or 0:.1f} s) {row.get('formula') or row.get('error') or ''}"[:300])
+                f"{row.get('total_s') or 0:.1f} s) eta {eta} {row.get('formula') or row.get('error') or ''}"[:300])
     wanted = set(keys)
     rows = [r for r in report.read_rows(results) if (r["id"], r["seed"]) in wanted]
-    text = report.summary_markdown(rows, {**settings, "seeds": seeds}, command)
+    settings["seeds"] = seeds
+    text = report.summary_markdown(rows, settings, command)
     summary = write_text(out / "summary.md", text)
-    return BenchSummary(text, rows, out, results, summary, ran=len(tasks), skipped=len(keys) - len(tasks), keys=keys)
+    return BenchSummary(text, rows, out, results, summary, ran=len(tasks), skipped=len(keys) - len(tasks), keys=keys,
+                        settings=settings)

@@ -1,8 +1,10 @@
-"""Benchmark bookkeeping: ``results.csv`` (one row per (equation, seed), appended as tasks finish), resume, and
-the ``summary.md`` text with the published SRBench 2021 rates beside ours."""
+"""Benchmark bookkeeping: ``results.csv`` (one row per (equation, seed), appended as tasks finish), resume, the
+``summary.md`` text with the published SRBench 2021 rates beside ours, and the same summary as a JSON document
+(:func:`summary_doc`, the ``--json`` output)."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
 import os
@@ -107,6 +109,48 @@ def done_keys(rows: Iterable[Mapping[str, Any]]) -> set[tuple[str, int]]:
     return {(str(r["id"]), int(r["seed"])) for r in rows}
 
 
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes (recorded in bench.json for a user's equation table, checked on resume)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def format_eta(seconds: float) -> str:
+    """``42s``, ``3m10s``, ``2h05m``: a time left, rounded to whole seconds (minutes above an hour)."""
+    s = max(0, int(round(seconds))) if math.isfinite(seconds) else 0
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def _rate(k: int, n: int) -> dict[str, Any]:
+    return {"count": k, "total": n, "percent": round(100.0 * k / n, 3) if n else None}
+
+
+def _median_time(rows: Sequence[Mapping[str, Any]]) -> float | None:
+    times = [t for t in (r.get("wall_s") if r.get("wall_s") is not None else r.get("total_s") for r in rows)
+             if t is not None]
+    return statistics.median(times) if times else None
+
+
+def summary_doc(rows: Sequence[Mapping[str, Any]], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The benchmark's summary as plain data (see docs/cli_json.md): ``settings``, ``n_tasks``, ``n_equations``,
+    ``rates`` (strict,
+    robust, accuracy: count, total, percent), ``median_time_s``, ``failures`` (cause -> count) and ``rows`` (every
+    result, the results.csv columns with typed values)."""
+    n = len(rows)
+    return {
+        "settings": dict(settings),
+        "n_tasks": n,
+        "n_equations": len({r["id"] for r in rows}),
+        "rates": {key: _rate(sum(bool(r.get(key)) for r in rows), n) for key in ("strict", "robust", "accuracy")},
+        "median_time_s": _median_time(rows),
+        "failures": {key: sum(r.get("failure") == key for r in rows) for key in FAILURES},
+        "rows": [{c: r.get(c) for c in COLUMNS} for r in rows],
+    }
+
+
 def _pct(k: int, n: int) -> str:
     return f"{100.0 * k / n:.1f}% ({k}/{n})" if n else "n/a"
 
@@ -122,6 +166,20 @@ def _r2(v: float | None) -> str:
     return f"{v:.6f}" if v > -1e6 else f"{v:.3g}"
 
 
+def _published_lines(strict: int, robust: int, n: int, noise: float, settings: Mapping[str, Any]) -> list[str]:
+    """Our rates beside the published SRBench 2021 rates at the nearest noise level."""
+    pub_noise = min(PUBLISHED, key=lambda k: abs(k - noise))
+    lines = ["", f"## Beside published SRBench 2021 rates (noise {pub_noise:g})", "",
+             f"**Published figures** ({PUBLISHED_NOTE}).", ""]
+    if pub_noise != noise:
+        lines += [f"(This run used noise {noise:g}; the nearest published noise level is shown.)", ""]
+    lines += ["| method | symbolic solution rate | source |", "|---|---|---|",
+              f"| **kansci (strict)** | **{_pct(strict, n)}** | measured here, "
+              f"{settings.get('budget_s'):g} s per task |",
+              f"| kansci (robust) | {_pct(robust, n)} | measured here |"]
+    return lines + [f"| {name} | {rate:.1f}% | published |" for name, rate in PUBLISHED[pub_noise]]
+
+
 def summary_markdown(rows: Sequence[Mapping[str, Any]], settings: Mapping[str, Any], command: str | None = None
                      ) -> str:
     """The text of ``summary.md``: rates, median time, failure breakdown, published SRBench rates, and a table of
@@ -130,11 +188,11 @@ def summary_markdown(rows: Sequence[Mapping[str, Any]], settings: Mapping[str, A
     strict = sum(bool(r.get("strict")) for r in rows)
     robust = sum(bool(r.get("robust")) for r in rows)
     acc = sum(bool(r.get("accuracy")) for r in rows)
-    times = [t for t in (r.get("wall_s") if r.get("wall_s") is not None else r.get("total_s") for r in rows)
-             if t is not None]
+    median = _median_time(rows)
     eqs = sorted({r["id"] for r in rows})
     noise = float(settings.get("noise", 0.0))
-    lines = ["# Feynman benchmark (kansci)", ""]
+    own = settings.get("equations")  # a user's table: the published Feynman rates do not apply
+    lines = [f"# Benchmark on {own} (kansci)" if own else "# Feynman benchmark (kansci)", ""]
     if command:
         lines += ["Command: `" + command + "`", ""]
     lines += [f"{len(eqs)} equations × {n // max(len(eqs), 1) if eqs else 0} seed(s) = {n} tasks; noise {noise:g}; "
@@ -144,8 +202,8 @@ def summary_markdown(rows: Sequence[Mapping[str, Any]], settings: Mapping[str, A
               f"| symbolic solution, strict (SRBench rule) | {_pct(strict, n)} |",
               f"| symbolic solution, robust (numeric check) | {_pct(robust, n)} |",
               f"| accuracy solution (clean test R² > 0.999) | {_pct(acc, n)} |",
-              f"| median time per task (pipeline; killed tasks count their budget) | {statistics.median(times):.1f} s |"
-              if times else "| median time per task | n/a |",
+              f"| median time per task (pipeline; killed tasks count their budget) | {median:.1f} s |"
+              if median is not None else "| median time per task | n/a |",
               ""]
     lines += ["## Failure breakdown (first broken stage, tasks not solved by the strict rule)", "",
               "| cause | tasks | share of all |", "|---|---|---|"]
@@ -157,16 +215,8 @@ def summary_markdown(rows: Sequence[Mapping[str, Any]], settings: Mapping[str, A
         stages = sorted({str(r.get("stage") or "?") for r in stopped})
         lines += ["", "Timeouts by last stage reached: "
                   + ", ".join(f"{s} {sum(str(r.get('stage') or '?') == s for r in stopped)}" for s in stages)]
-    pub_noise = min(PUBLISHED, key=lambda k: abs(k - noise))
-    lines += ["", f"## Beside published SRBench 2021 rates (noise {pub_noise:g})", "",
-              f"**Published figures** ({PUBLISHED_NOTE}).", ""]
-    if pub_noise != noise:
-        lines += [f"(This run used noise {noise:g}; the nearest published noise level is shown.)", ""]
-    lines += ["| method | symbolic solution rate | source |", "|---|---|---|",
-              f"| **kansci (strict)** | **{_pct(strict, n)}** | measured here, "
-              f"{settings.get('budget_s'):g} s per task |",
-              f"| kansci (robust) | {_pct(robust, n)} | measured here |"]
-    lines += [f"| {name} | {rate:.1f}% | published |" for name, rate in PUBLISHED[pub_noise]]
+    if not own:
+        lines += _published_lines(strict, robust, n, noise, settings)
     lines += ["", "## Per task", "",
               "| id | seed | strict | robust | acc | KAN R² | formula R² | cx | pipeline s | failure | formula |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -5,8 +5,9 @@ stdout, progress and logs to stderr (only :mod:`kansci.cli.render` writes to the
 unless the global ``--debug`` flag is given. Config precedence everywhere: schema defaults < YAML file <
 ``--set a.b=v`` < explicit flags.
 
-Importing this package registers every command on :data:`app`: the pipeline commands (:mod:`.run`), the small tools
-(:mod:`.tools`) and the benchmarks (:mod:`.bench`).
+Importing this package registers every command on :data:`app`: the pipeline commands (:mod:`.run`, with ``predict``
+from :mod:`.predict`), the small tools (:mod:`.tools`) and the benchmarks (:mod:`.bench`). ``--json`` documents are
+built in :mod:`.jsondoc` (schemas in docs/cli_json.md).
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from kansci.errors import KansciError
 __all__ = ["app", "command", "main"]
 
 app = typer.Typer(name="kansci", help="Symbolic regression with Kolmogorov-Arnold Networks: from a CSV to a formula.",
-                  add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
+                  add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

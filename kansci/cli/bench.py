@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from kansci.cli import render
+from kansci.cli import jsondoc, render
 from kansci.cli.app import app, command
+from kansci.cli.options import JsonOpt
 
 bench_app = typer.Typer(help="Benchmarks: Feynman equation recovery and training speed.", no_args_is_help=True)
 
@@ -29,17 +30,24 @@ def feynman(
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786")] = None,
     out: Annotated[Path, typer.Option(help="output folder (results.csv, summary.md, runs/)")] = Path("bench/feynman"),
     resume: Annotated[bool, typer.Option(help="skip tasks already in results.csv")] = False,
+    equations: Annotated[Path | None, typer.Option(
+        help="your own table of equations (CSV in the layout of the bundled Feynman table) instead of it")] = None,
+    json_out: JsonOpt = False,
 ) -> None:
-    """Run the Feynman suite with the default discovery pipeline and score it the SRBench way."""
+    """Run the Feynman suite (or your own --equations table) with the default discovery pipeline and score it the
+    SRBench way. Progress lines with an ETA go to stderr."""
     from kansci.bench.feynman import run_feynman_bench
 
     summary = run_feynman_bench(
         ids=[s.strip() for s in ids.split(",") if s.strip()] if ids else None, srbench=srbench, limit=limit,
         noise=noise, seeds=seeds, n_train=n_train, n_test=n_test, budget_s=budget_s, workers=workers,
         scheduler=scheduler, out=out, resume=resume, log=render.err,
-        command=" ".join(["kansci", *map(shlex.quote, sys.argv[1:])]),
+        command=" ".join(["kansci", *map(shlex.quote, sys.argv[1:])]), equations=equations,
     )
-    render.out(summary.markdown)
+    if json_out:
+        render.out_json(jsondoc.bench_doc(summary))
+    else:
+        render.out(summary.markdown)
 
 @command(bench_app, "speed")
 def speed(

@@ -15,6 +15,8 @@ SetOpt = Annotated[list[str] | None, typer.Option(
     "--set", metavar="KEY=VALUE", help="config override, e.g. --set train.steps=50 (repeatable)")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML experiment config")]
 RunArg = Annotated[str, typer.Argument(help="run directory, or 'latest' (newest run under --out)")]
+JsonOpt = Annotated[bool, typer.Option(
+    "--json", help="print one JSON document on stdout (progress and logs stay on stderr; see docs/cli_json.md)")]
 
 
 DEFAULT_RUNS = default_config().output.dir

@@ -6,6 +6,7 @@ looked up at call time (``sys.stdout``/``sys.stderr``), so test runners that swa
 from __future__ import annotations
 
 import json
+import math
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
@@ -15,7 +16,7 @@ from typing import Any
 
 from kansci.errors import ConfigError, KansciError
 
-__all__ = ["out", "err", "format_error", "FitProgress", "metrics_lines", "print_fit", "print_symbolify",
+__all__ = ["out", "err", "out_json", "format_error", "FitProgress", "metrics_lines", "print_fit", "print_symbolify",
            "print_run_summary", "table_lines"]
 
 
@@ -29,6 +30,26 @@ def err(text: str = "") -> None:
     """A line of progress or diagnostics on stderr."""
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
+
+
+def out_json(doc: Mapping[str, Any]) -> None:
+    """One JSON document on stdout (the ``--json`` output). NaN and infinities become ``null`` (JSON has neither),
+    numpy scalars and arrays plain numbers and lists, paths (and anything else JSON has no type for) strings."""
+    out(json.dumps(_plain(doc), indent=2, ensure_ascii=False, allow_nan=False, default=str))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy scalar or array
+        return _plain(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def format_error(exc: BaseException, *, debug: bool = False) -> str:

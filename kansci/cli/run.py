@@ -1,5 +1,6 @@
-"""The pipeline commands: ``kansci fit``, ``show``, ``symbolify``, ``plot`` and ``run``. Each parses its options into a
-config, calls :mod:`kansci.pipeline`, and renders the result."""
+"""The pipeline commands: ``kansci fit``, ``show``, ``symbolify``, ``plot``, ``run`` and ``predict`` (the last one
+defined in :mod:`.predict`). Each parses its options into a config, calls :mod:`kansci.pipeline`, and renders the
+result (``--json``: one document from :mod:`.jsondoc`)."""
 from __future__ import annotations
 
 import contextlib
@@ -11,11 +12,12 @@ from typing import Annotated, Any
 
 import typer
 
-from kansci.cli import render
+from kansci.cli import jsondoc, render
 from kansci.cli.app import app, command
 from kansci.cli.options import (
     DEFAULT_RUNS,
     ConfigOpt,
+    JsonOpt,
     RunArg,
     SetOpt,
     check_library,
@@ -24,6 +26,7 @@ from kansci.cli.options import (
     run_config,
     width_spec,
 )
+from kansci.cli.predict import predict
 from kansci.config import Config, load_config
 from kansci.errors import RunDirError
 
@@ -47,6 +50,7 @@ def fit(
     sets: SetOpt = None,
     resume: Annotated[Path | None, typer.Option(
         help="continue an interrupted run (its own config and data) in a new run directory")] = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Train a KAN on a CSV and write a run directory. Ctrl-C saves a checkpoint; --resume RUN continues it."""
     from kansci import pipeline
@@ -72,10 +76,16 @@ def fit(
         try:
             result = pipeline.fit_run(cfg, progress=progress, log=progress.log, stop=stop, resume=resume)
         except pipeline.FitInterrupted as exc:
-            render.out(f"interrupted: checkpoint saved in {exc.run}")
-            render.out(f"resume with: kansci fit --resume {exc.run}")
+            if json_out:
+                render.out_json(jsondoc.fit_interrupted_doc(exc.run))
+            else:
+                render.out(f"interrupted: checkpoint saved in {exc.run}")
+                render.out(f"resume with: kansci fit --resume {exc.run}")
             raise typer.Exit(130) from None
-    render.print_fit(result.run, result.metrics)
+    if json_out:
+        render.out_json(jsondoc.fit_doc(result.run, result.metrics))
+    else:
+        render.print_fit(result.run, result.metrics)
 
 
 @contextlib.contextmanager
@@ -99,14 +109,19 @@ def _interruptible(stop: Any, log: Callable[[str], None]) -> Iterator[None]:
 
 
 @command(app, "show")
-def show(run: RunArg, out: Annotated[Path | None, typer.Option(help="where 'latest' looks")] = None) -> None:
+def show(run: RunArg, out: Annotated[Path | None, typer.Option(help="where 'latest' looks")] = None,
+         json_out: JsonOpt = False) -> None:
     """Print a run's summary: config highlights, width, metrics, formula."""
     from kansci.pipeline.common import load_model
     from kansci.rundir import resolve_run
 
     path = resolve_run(run, out or DEFAULT_RUNS)
     load_model(path)  # a run whose weights are missing, damaged or unsafe is not reported as fine
-    render.print_run_summary(path, run_config(path, None, None, {}))
+    cfg = run_config(path, None, None, {})
+    if json_out:
+        render.out_json(jsondoc.show_doc(path, cfg))
+    else:
+        render.print_run_summary(path, cfg)
 
 
 @command(app, "symbolify")
@@ -122,8 +137,9 @@ def symbolify(
     config: ConfigOpt = None,
     sets: SetOpt = None,
     out: Annotated[Path | None, typer.Option(help="where 'latest' looks")] = None,
+    json_out: JsonOpt = False,
 ) -> None:
-    """Turn a trained run into a closed-form formula (writes RUN/symbolic/)."""
+    """Turn a trained run into a closed-form formula (writes RUN/symbolic/); phase times go to stderr."""
     from kansci import pipeline
     from kansci.rundir import resolve_run
 
@@ -133,7 +149,10 @@ def symbolify(
              "prune.edge_th": edge_th, "symbolic.precision": precision}
     cfg = run_config(path, config, sets, flags)
     result = pipeline.symbolify_run(path, cfg, log=render.err)
-    render.print_symbolify(result.formula.text, result.metrics, result.files)
+    if json_out:
+        render.out_json(jsondoc.symbolify_doc(path, result.formula, result.metrics, result.files))
+    else:
+        render.print_symbolify(result.formula.text, result.metrics, result.files)
 
 
 def _plot(run: Path, cfg: Config, out: Path | None) -> list[Path]:
@@ -145,11 +164,13 @@ def _plot(run: Path, cfg: Config, out: Path | None) -> list[Path]:
 
 @command(app, "plot")
 def plot(
-    run: RunArg,
+    run: Annotated[str, typer.Argument(help="run directory, or 'latest' (newest run under --runs)")],
     what: Annotated[str | None, typer.Option(help="figures: network,edges,loss,parity,pareto")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="file formats: png,svg,pdf")] = None,
     dpi: Annotated[int | None, typer.Option(help="resolution of raster figures")] = None,
-    out: Annotated[Path | None, typer.Option(help="folder for the figures (default: RUN/figures)")] = None,
+    figures: Annotated[Path | None, typer.Option(help="folder for the figures (default: RUN/figures)")] = None,
+    old_out: Annotated[Path | None, typer.Option(
+        "--out", help="deprecated spelling of --figures (removed in the next release)")] = None,
     runs: Annotated[Path | None, typer.Option(help="where 'latest' looks")] = None,
     config: ConfigOpt = None,
     sets: SetOpt = None,
@@ -157,9 +178,15 @@ def plot(
     """Draw a run's figures and print every path written."""
     from kansci.rundir import resolve_run
 
+    if old_out is not None:
+        if figures is not None:
+            raise typer.BadParameter("give --figures only (--out is its deprecated spelling)", param_hint="--out")
+        render.err(f"warning: `kansci plot --out` is deprecated and will be removed in the next release; use "
+                   f"--figures {old_out} (--out will then mean where 'latest' looks, as in fit, show and symbolify)")
+        figures = old_out
     path = resolve_run(run, runs or DEFAULT_RUNS)
     flags = {"plot.what": name_list(what, "--what"), "plot.format": name_list(fmt, "--format"), "plot.dpi": dpi}
-    for written in _plot(path, run_config(path, config, sets, flags), out):
+    for written in _plot(path, run_config(path, config, sets, flags), figures):
         render.out(str(written))
 
 
@@ -187,3 +214,4 @@ def run_all(
     render.out(f"run: {fitted.run}")
 
 
+command(app, "predict")(predict)

@@ -259,9 +259,12 @@ def load_config(path: str | Path | None = None, *, overrides: Sequence[str] = ()
 
 
 def resolve_data_path(cfg: Config) -> Path | None:
-    """``data.path`` as a usable path: relative to the config file's folder when the file set it, else as given."""
+    """``data.path`` as a usable path: relative to the config file's folder when the file set it, else as given;
+    ``-`` (standard input) stays ``-``."""
     if cfg.data.path is None:
         return None
+    if cfg.data.path == "-":
+        return Path("-")
     path = Path(cfg.data.path).expanduser()
     source = cfg._source
     if path.is_absolute() or source is None or source.path is None or source.origin("data.path") is not Origin.FILE:

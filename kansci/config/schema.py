@@ -21,6 +21,8 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NonNegFloat = Annotated[float, Field(ge=0)]
 NonNegInt = Annotated[int, Field(ge=0)]
 NonEmptyStr = Annotated[str, Field(min_length=1)]
+_NOT_SEPARATORS = "\"#\r\n. -+"  # quote, comment, line break, and characters of numbers
+_SEP_WORDS = {"comma": ",", "tab": "\t", "semicolon": ";", "pipe": "|"}  # names that need no YAML or shell quoting
 
 
 def show(value: Any) -> str:
@@ -73,7 +75,11 @@ class Section(BaseModel):
 
 class DataConfig(Section):
     path: str | None = Field(None, min_length=1,
-        description="CSV file; a relative path resolves against this config file's folder")
+        description="data file: CSV, TSV or parquet (.parquet, needs pyarrow); '-' reads standard input; a relative "
+                    "path resolves against this config file's folder")
+    sep: str = Field("auto",
+        description="field separator of a text data file: auto = comma or tab, whichever splits the header line into "
+                    "more fields; or comma, tab, semicolon, pipe, or one character such as ':'")
     target: NonEmptyStr | None = Field(None, description="target column name; null = the last column")
     inputs: list[NonEmptyStr] | None = Field(None, min_length=1,
         description="input column names; null = all other columns")
@@ -82,6 +88,15 @@ class DataConfig(Section):
         description="seed of the train/test split; null = derived from seed")
     normalize: Literal["auto", "standard", "none"] = Field("auto",
         description="input/target scaling: auto, standard (z-score) or none")
+
+    @field_validator("sep")
+    @classmethod
+    def _sep(cls, v: str) -> str:
+        v = _SEP_WORDS.get(v, v)
+        if v != "auto" and (len(v) != 1 or v.isalnum() or v in _NOT_SEPARATORS):
+            raise ValueError("must be auto, comma, tab, semicolon, pipe or one separator character such as ':' "
+                             f"(got {show(v)})")
+        return v
 
     @field_validator("inputs")
     @classmethod

@@ -1,6 +1,7 @@
-"""Tables and datasets, a base layer (no torch import): the strict CSV reader (:mod:`.table`), column-name rules
-(:mod:`.names`), :class:`Dataset` with its split and normalization (:mod:`.dataset`), synthetic data from a formula
-(:mod:`.synthetic`), the Feynman equation table (:mod:`.feynman`) and the safe formula parser (:mod:`.formula_text`).
+"""Tables and datasets, a base layer (no torch import): the strict table reader (:mod:`.table`; CSV and TSV in
+:mod:`.delimited`, parquet in :mod:`.parquet`, files or standard input in :mod:`.source`), column-name rules
+(:mod:`.names`), :class:`Dataset` with its split (:mod:`.dataset`) and normalization (:mod:`.normalize`), synthetic
+data from a formula (:mod:`.synthetic`) and the Feynman equation table (:mod:`.feynman`).
 """
 from __future__ import annotations
 

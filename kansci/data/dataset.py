@@ -1,22 +1,12 @@
-"""CSV or arrays → :class:`Dataset`: named columns, a seeded train/test split and normalization statistics.
+"""A table or arrays → :class:`Dataset`: named columns, a seeded train/test split and normalization statistics.
 
-The CSV format and its checks live in :mod:`kansci.data.table`; this module picks the target and input columns, checks
-what only makes sense for a chosen role (a constant column, too few rows, a split with no test rows), splits and
-normalizes.
+The table formats and their checks live in :mod:`kansci.data.table`; this module picks the target and input columns,
+checks what only makes sense for a chosen role (a constant column, too few rows, a split with no test rows), splits
+and normalizes.
 
-Normalization (``value_normalized = (value - shift) / scale``, per column; statistics from the TRAINING rows only):
-
-- ``"none"``: shift 0, scale 1.
-- ``"standard"``: z-score (shift = mean, scale = standard deviation, or 1 for a column constant on the training rows).
-- ``"auto"`` (default): the TARGET is standardized (z-score, as ``"standard"``). For INPUTS: shift 0 always. Let ``M =
-  max|value|``. If ``0.1 <= M <= 100`` the column is untouched (scale 1); otherwise the scale is the power of ten
-  ``10**k`` that puts ``M / scale`` in ``[1, 10)``. Why: data in ordinary ranges (``exp(sin(pi*x))`` on ``[-1, 1]``)
-  keeps its exact formula and "nice" constants, while data around ``1e-12`` or ``1e12`` still trains. A formula found
-  in normalized units maps back exactly by substituting ``x = 10**k * x'``: the structure is unchanged and only
-  constants get powers of ten. Scales are stored as the double nearest ``10**k`` (``float("1e{k}")``, exact for 0 <= k
-  <= 22). ``undo(apply(v))`` equals ``v`` to within one ulp (checked on 10**6 values for each k in -30..30); it is
-  bitwise exact when the scale is 1 or a power of two, but not for other powers of ten (about 2-15% of values differ
-  by one ulp), as ``v / 10**k`` is rounded.
+Normalization (:mod:`kansci.data.normalize`): ``value_normalized = (value - shift) / scale`` per column, with
+statistics from the TRAINING rows only; ``"auto"`` (the default) standardizes the target and scales inputs by powers
+of ten only when they are far from unit range.
 
 The split is a seeded permutation (``numpy.random.default_rng(seed)``): ``round(test_frac * n)`` rows go to the
 test set; index arrays are sorted.
@@ -24,6 +14,7 @@ test set; index arrays are sorted.
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,72 +23,12 @@ from typing import Any
 import numpy as np
 
 from kansci.data.names import check_name
+from kansci.data.normalize import NORMALIZE_POLICIES, Normalization, check_policy, fit_normalization, target_policy
 from kansci.data.table import check_columns, column_not_found, parse_table, read_table
 from kansci.errors import DataError
 
-__all__ = ["Normalization", "Dataset", "read_table", "load_dataset", "dataset_from_arrays", "split_indices",
-           "fit_normalization"]
-
-NORMALIZE_POLICIES = ("auto", "standard", "none")
-# Under "auto" the target is standardized (z-score): training converges several times faster on a unit-variance
-# target, and the formula undoes the affine map exactly (y = scale * f + shift folds into the outer constants).
-_TARGET_POLICY = {"auto": "standard", "standard": "standard", "none": "none"}
-
-
-@dataclass
-class Normalization:
-    """Per-column affine map ``(value - shift) / scale``; ``shift`` and ``scale`` have shape (m,)."""
-
-    shift: np.ndarray  # (m,) float64
-    scale: np.ndarray  # (m,) float64
-
-    def apply(self, v: np.ndarray) -> np.ndarray:
-        """Original → normalized units; ``v`` is (n, m) or (m,) (or (n,) when m == 1)."""
-        return (np.asarray(v, dtype=np.float64) - self.shift) / self.scale
-
-    def undo(self, v: np.ndarray) -> np.ndarray:
-        """Normalized → original units; inverse of :meth:`apply` up to one rounding."""
-        return np.asarray(v, dtype=np.float64) * self.scale + self.shift
-
-    def to_dict(self) -> dict[str, list[float]]:
-        return {"shift": [float(s) for s in self.shift], "scale": [float(s) for s in self.scale]}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Normalization:
-        shift = np.asarray(d["shift"], dtype=np.float64).reshape(-1)
-        scale = np.asarray(d["scale"], dtype=np.float64).reshape(-1)
-        if shift.shape != scale.shape or not (np.all(np.isfinite(shift)) and np.all(scale > 0)):
-            raise ValueError("shift and scale must have the same length, be finite, and scale must be > 0")
-        return cls(shift, scale)
-
-
-def fit_normalization(values: np.ndarray, policy: str = "auto") -> Normalization:
-    """Normalization statistics of ``values`` (n, m) (pass the training rows only) under ``policy``."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim == 1:
-        values = values[:, None]
-    m = values.shape[1]
-    if policy == "none":
-        return Normalization(np.zeros(m), np.ones(m))
-    if policy == "standard":
-        std = values.std(axis=0)
-        return Normalization(values.mean(axis=0), np.where(std > 0, std, 1.0))
-    if policy == "auto":
-        peak = np.abs(values).max(axis=0) if len(values) else np.ones(m)
-        return Normalization(np.zeros(m), np.array([_power_of_ten_scale(float(p)) for p in peak]))
-    raise DataError(f"unknown normalization {policy!r}", f"use one of {', '.join(NORMALIZE_POLICIES)}")
-
-
-def _power_of_ten_scale(peak: float) -> float:
-    """1.0 if ``peak`` is in [0.1, 100] (or 0), else the double nearest 10**k with peak / 10**k in [1, 10)."""
-    if not math.isfinite(peak) or peak == 0.0 or 0.1 <= peak <= 100.0:
-        return 1.0
-    k = math.floor(math.log10(peak))
-    while peak / float(f"1e{k}") >= 10.0:  # guard log10 rounding near exact powers of ten
-        k += 1
-    while peak / float(f"1e{k}") < 1.0:
-        k -= 1
-    return float(f"1e{k}")
+__all__ = ["NORMALIZE_POLICIES", "Normalization", "Dataset", "read_table", "load_dataset", "dataset_from_arrays",
+           "split_indices", "fit_normalization"]
 
 
 @dataclass
@@ -230,15 +161,15 @@ def _n_test(n: int, test_frac: float, where: str) -> int:
 
 def load_dataset(path: str | Path, *, target: str | None = None, inputs: Sequence[str] | None = None,
                  test_frac: float = 0.2, split_seed: int = 0, normalize: str = "auto",
-                 min_rows: int = 10) -> Dataset:
-    """Read a CSV (see :mod:`kansci.data.table`) into a Dataset. ``target`` defaults to the last column, ``inputs``
-    to all other columns (a string is read as a comma-separated list). Only the chosen columns need valid names and
-    finite numbers; the file's structure (encoding, header, field counts) is always checked."""
-    where = str(path)
-    _check_policy(normalize)
+                 min_rows: int = 10, sep: str = "auto") -> Dataset:
+    """Read a table (CSV, TSV, parquet, or ``-`` for standard input; see :mod:`kansci.data.table`) into a Dataset.
+    ``target`` defaults to the last column, ``inputs`` to all other columns (a string is read as a comma-separated
+    list). ``sep``: the separator of a text table, or ``"auto"``. Only the chosen columns need valid names and finite
+    numbers; the file's structure (encoding, header, field counts) is always checked."""
+    check_policy(normalize)
     _check_test_frac(test_frac)  # fails before the file is read
-    table = parse_table(path)
-    header = table.header
+    table = parse_table(path, sep)
+    where, header = table.path, table.header
     if target is None:
         target = header[-1]
     elif target not in header:
@@ -277,7 +208,7 @@ def dataset_from_arrays(X: np.ndarray, y: np.ndarray, *, input_names: Sequence[s
                         target_name: str = "y", test_frac: float = 0.2, split_seed: int = 0,
                         normalize: str = "auto") -> Dataset:
     """Dataset from in-memory ``X`` (n, d) and ``y`` (n,) (or (n, 1)); input names default to x0, x1, ...."""
-    _check_policy(normalize)
+    check_policy(normalize)
     Xa, ya = _as_xy(X, y)
     names = [f"x{i}" for i in range(Xa.shape[1])] if input_names is None else [str(s) for s in input_names]
     if len(names) != Xa.shape[1]:
@@ -316,11 +247,6 @@ def _as_xy(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     return Xa, ya
 
 
-def _check_policy(normalize: str) -> None:
-    if normalize not in NORMALIZE_POLICIES:
-        raise DataError(f"unknown normalization {normalize!r}", f"use one of {', '.join(NORMALIZE_POLICIES)}")
-
-
 def _build(X: np.ndarray, y: np.ndarray, inputs: list[str], target: str, where: str, test_frac: float,
            split_seed: int, normalize: str, source: str | None, sha256: str | None) -> Dataset:
     """Role checks (constant columns, split sizes), split, and normalization from the training rows."""
@@ -333,12 +259,19 @@ def _build(X: np.ndarray, y: np.ndarray, inputs: list[str], target: str, where: 
         if n and np.all(X[:, j] == X[0, j]):
             others = [s for s in inputs if s != name]
             raise DataError(f"{where}: input column {name!r} has the same value ({float(X[0, j])!r}) in all {n} rows",
-                            f"drop it with --inputs {','.join(others)}" if others
-                            else "a constant input carries no information; add a column that varies", path=source,
-                            column=name)
+                            _drop_hint(others), path=source, column=name)
     train, test = _split(n, _n_test(n, test_frac, where), split_seed)
     return Dataset(X, y, list(inputs), target, train, test, fit_normalization(X[train], normalize),
-                   fit_normalization(y[train], _TARGET_POLICY[normalize]), source, sha256, int(split_seed), normalize)
+                   fit_normalization(y[train], target_policy(normalize)), source, sha256, int(split_seed), normalize)
+
+
+def _drop_hint(others: list[str]) -> str:
+    """How to leave a column out, keeping ``others`` (quoted for a shell where a name needs it)."""
+    if not others:
+        return "a constant input carries no information; add a column that varies"
+    if any("," in name for name in others):
+        return f"list the other inputs under data.inputs in the config: {others}"
+    return f"drop it with --inputs {shlex.quote(','.join(others))}"
 
 
 def _split(n: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,9 +1,10 @@
-"""Column-name rules: which names can become formula symbols, and the safe names suggested in hints. No torch import."""
+"""Column-name rules. Any non-empty name without control characters is a valid column name and becomes a formula
+symbol as it is (:func:`check_name`); how each output writes it is :mod:`kansci.expr.names`. The sympy-clash helpers
+remain for the Feynman table, which renames its own variables (``I`` -> ``I_``). No torch import."""
 from __future__ import annotations
 
 import functools
 import keyword
-import re
 import unicodedata
 
 import sympy
@@ -33,45 +34,18 @@ def safe_column_name(name: str) -> str:
     return name
 
 
-
-
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-def check_name(name: str, where: str, col: int | None = None) -> None:
-    """Refuse a column name that cannot become a formula symbol; the hint suggests a safe replacement."""
+def check_name(name: object, where: str, col: int | None = None, *, path: str | None = None) -> None:
+    """Refuse a column name that no text form can hold: not a string, empty or blank, or with a control character
+    (a line break, a tab) in it. Every other name is accepted as it is: ``I``, ``lambda``, ``x 1``, ``Temp (K)``,
+    ``θ``, ``sin``; formulas keep it, and each output writes it as :mod:`kansci.expr.names` says. ``where`` starts
+    the message; ``path``: the data file, for the error's fields."""
     at = f"column {col} " if col is not None else "column "
-    if not _NAME_RE.match(name):
-        raise DataError(f"{where}: {at}{name!r} is not a valid name",
-                        "use ASCII letters, digits and '_', not starting with a digit; "
-                        f"rename it, e.g. to {suggest_name(name, col)!r}")
-    # imported lazily here and below: kansci.datasets may one day import kansci.data, which imports this module
-    from kansci.data.names import clashes_with_sympy, safe_column_name
-
-    if keyword.iskeyword(name) or clashes_with_sympy(name):
-        raise DataError(f"{where}: {at}{name!r} clashes with a Python or sympy name",
-                        f"rename it, e.g. to {safe_column_name(name)!r}")
-
-
-def suggest_name(name: str, col: int | None = None) -> str:
-    """A plain ASCII identifier close to ``name`` (used in hints only; never applied silently). Greek letters
-    become their names (``α`` -> ``alpha``)."""
-    from kansci.data.names import safe_column_name
-
-    spelled = "".join(_greek(c) for c in name)
-    s = re.sub(r"[^A-Za-z0-9]+", "_", spelled).strip("_")
-    if not s:
-        s = f"x_{col if col is not None else 1}"
-    elif s[0].isdigit():
-        s = f"x_{s}"
-    return safe_column_name(s)
-
-
-def _greek(char: str) -> str:
-    """``α`` -> ``alpha``, ``Ω`` -> ``Omega``; any other character unchanged."""
-    words = unicodedata.name(char, "").split()
-    if len(words) == 4 and words[0] == "GREEK" and words[2] == "LETTER":
-        return f"_{words[3].lower() if words[1] == 'SMALL' else words[3].capitalize()}_"
-    return char
-
-
+    if not isinstance(name, str):
+        raise DataError(f"{where}: {at}name {name!r} is not text", "name every column with a string", path=path)
+    if not name.strip():
+        raise DataError(f"{where}: {at}has an empty name", "give every column a name", path=path)
+    bad = next((c for c in name if unicodedata.category(c) == "Cc"), None)
+    if bad is not None:
+        raise DataError(f"{where}: {at}{name!r} contains the control character {bad!r}",
+                        "remove line breaks, tabs and other control characters from the column name",
+                        path=path, column=name)

@@ -8,14 +8,19 @@ used. What is accepted:
   floats become ``sympy.Float`` from their literal text (or the nearest float64 with ``float64=True``);
 - names: the given variables (plain ``sympy.Symbol(name)``, or the Symbol passed in ``symbols``), and the constants
   ``pi``, ``e`` and ``E`` (Euler's number) unless a variable of that name is declared;
+- quoted names: any column name in backticks is a variable, whatever it holds (```Temp (K)```, ```lambda```,
+  ```sin```, ```pi```); a backtick inside is written twice. A declared name that Python cannot read bare (a keyword
+  such as ``lambda``, or a non-ASCII name such as ``θ``) may also be written without backticks.
+  :func:`kansci.expr.names.quote` writes names this way;
 - operators: unary ``+ -``, binary ``+ - * / **``; ``^`` is read as a power (like ``**``, with the precedence of
   ``**``), because people write ``x^2``; there is no bitwise xor;
 - calls of the functions in :data:`FUNCTIONS` with positional arguments (aliases: ``arcsin arccos arctan arctan2
   arcsinh arccosh arctanh ln abs``). ``log(x, b)`` is the logarithm of ``x`` to base ``b``. The functions are those
   of :mod:`kansci.expr.functions` marked ``parse``, plus ``sqrt``.
 
-Python keywords cannot be names (``lambda`` is a syntax error): the Feynman table writes ``lambd``. Names may not start
-with ``_``. Only printable ASCII is accepted (so no Unicode look-alike names). Everything else (attributes, indexing,
+An undeclared Python keyword is not a name (``lambda x: x`` is refused): the Feynman table writes ``lambd``. Bare
+names may not start with ``_``. Outside quoted and declared names only printable ASCII is accepted (so no Unicode
+look-alike names); the first pass over the text is :mod:`kansci.expr.lexer`. Everything else (attributes, indexing,
 strings, lambdas, comparisons, comprehensions, keyword arguments, ...) raises :class:`~kansci.errors.FormulaError`
 whose one-line message names the 1-based column in the original text; the error also carries ``.column``.
 
@@ -32,6 +37,10 @@ import sympy
 
 from kansci.errors import FormulaError
 from kansci.expr.functions import FUNCTIONS as _TABLE
+from kansci.expr.lexer import formula_error as _error
+from kansci.expr.lexer import prepare
+from kansci.expr.names import ALIASES as _ALIASES
+from kansci.expr.names import CONSTANTS, quote, reserved_names
 
 __all__ = ["FUNCTIONS", "CONSTANTS", "MAX_LENGTH", "MAX_DEPTH", "parse_formula", "reserved_names"]
 
@@ -44,14 +53,8 @@ FUNCTIONS: dict[str, tuple[Callable[..., sympy.Expr], tuple[int, ...]]] = {
     f.name: (f.sympy, (1, 2) if f.name == "log" else (f.arity,)) for f in _TABLE.values() if f.parse
 }
 FUNCTIONS["sqrt"] = (sympy.sqrt, (1,))  # a power (sympy.Pow), evaluated as such
-_ALIASES = {
-    "arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2", "arcsinh": "asinh",
-    "arccosh": "acosh", "arctanh": "atanh", "ln": "log", "abs": "Abs",
-}
 for _alias, _target in _ALIASES.items():
     FUNCTIONS[_alias] = FUNCTIONS[_target]
-
-CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi, "e": sympy.E, "E": sympy.E}
 
 _FORBIDDEN: dict[type, str] = {
     ast.Attribute: "attribute access", ast.Subscript: "indexing", ast.Lambda: "a lambda",
@@ -70,17 +73,12 @@ _BAD_OPS = {ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: "<<"
             ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^", ast.Invert: "~", ast.Not: "not"}
 
 
-def reserved_names() -> frozenset[str]:
-    """Names with a fixed meaning in formulas (function names, aliases and constants)."""
-    return frozenset(FUNCTIONS) | frozenset(CONSTANTS)
-
-
 class _Builder:
     """Walks a validated-as-it-goes AST and builds the sympy expression."""
 
-    def __init__(self, text: str, code: str, colmap: list[int], source: str,
+    def __init__(self, text: str, code: str, colmap: list[int], source: str, quoted: Mapping[str, str],
                  variables: frozenset[str] | None, symbols: Mapping[str, sympy.Symbol], float64: bool) -> None:
-        self.text, self.code, self.colmap, self.source = text, code, colmap, source
+        self.text, self.code, self.colmap, self.source, self.quoted = text, code, colmap, source, quoted
         self.variables, self.symbols, self.float64 = variables, symbols, float64
 
     # -- errors ---------------------------------------------------------------------------------------------
@@ -171,6 +169,8 @@ class _Builder:
 
     def name(self, node: ast.Name) -> sympy.Expr:
         name = node.id
+        if name in self.quoted:  # a quoted name, or a declared keyword or non-ASCII name: always a variable
+            return self.variable(node, self.quoted[name])
         if name.startswith("_"):
             raise self.fail_at(node, f"name '{name}' starts with '_'", "rename the variable without a leading '_'")
         if name in self.symbols:
@@ -183,8 +183,18 @@ class _Builder:
             raise self.fail_at(node, f"'{name}' is a function", f"call it, e.g. {name}(x)")
         if self.variables is None:
             return sympy.Symbol(name)
+        return self.variable(node, name)
+
+    def variable(self, node: ast.AST, name: str) -> sympy.Expr:
+        """The variable ``name`` (given as a Symbol, declared, or any name when no variables are declared)."""
+        if name in self.symbols:
+            return self.symbols[name]
+        if self.variables is None or name in self.variables:
+            return sympy.Symbol(name)
         allowed = sorted(self.variables | set(self.symbols))
-        raise self.fail_at(node, f"unknown variable '{name}'", _suggest(name, allowed + sorted(CONSTANTS), allowed))
+        raise self.fail_at(node, f"unknown variable {quote(name)!r}",
+                           _suggest(quote(name), [quote(a) for a in allowed] + sorted(CONSTANTS),
+                                    [quote(a) for a in allowed]))
 
     def call(self, node: ast.Call, depth: int) -> sympy.Expr:
         if not isinstance(node.func, ast.Name):
@@ -192,6 +202,9 @@ class _Builder:
             raise self.fail_at(node.func, f"{what} is not allowed in a formula",
                                "call a listed function by name, e.g. sin(x)")
         fname = node.func.id
+        if fname in self.quoted:
+            raise self.fail_at(node.func, f"{quote(self.quoted[fname])!r} is a variable and cannot be called",
+                               "put an operator between the variable and '(' (e.g. x*(y+1))")
         if fname.startswith("_"):
             raise self.fail_at(node.func, f"name '{fname}' starts with '_'", "call a listed function, e.g. sin(x)")
         if fname not in FUNCTIONS:
@@ -233,46 +246,6 @@ def _suggest(name: str, candidates: Sequence[str], allowed: Sequence[str]) -> st
     return (f"did you mean '{close[0]}'? " if close else "") + f"allowed: {listing}"
 
 
-def _error(source: str, text: str, what: str, column: int | None, hint: str) -> FormulaError:
-    shown = f" in {text!r}" if len(text) <= 80 else ""
-    where = f" at column {column}" if column is not None else ""
-    err = FormulaError(f"{source}: {what}{where}{shown}", hint)
-    err.column = column  # type: ignore[attr-defined]
-    return err
-
-
-def _prepare(text: str, source: str) -> tuple[str, list[int]]:
-    """Check length/characters; turn whitespace into spaces, strip, and ``^`` into ``**``.
-
-    Returns the code to parse and ``colmap``: for each code column, the 0-based column in ``text``.
-    """
-    if not isinstance(text, str):
-        raise FormulaError(f"{source}: expected a formula string, got {type(text).__name__}", "pass text like 'x*y'")
-    if len(text) > MAX_LENGTH:
-        raise _error(source, text, f"formula is {len(text)} characters long (limit {MAX_LENGTH})", None,
-                     "shorten the formula")
-    for i, ch in enumerate(text):
-        if not (" " <= ch <= "~" or ch in "\t\n\r"):
-            raise _error(source, text, f"character {ch!r} is not allowed", i + 1,
-                         "use plain ASCII (e.g. theta instead of θ)")
-    code: list[str] = []
-    colmap: list[int] = []
-    for i, ch in enumerate(text):
-        if ch == "^":
-            code.append("**")
-            colmap += [i, i]
-        elif len(code) == 0 and ch in " \t\n\r":
-            continue  # leading whitespace would be an IndentationError
-        else:
-            code.append(" " if ch in "\t\n\r" else ch)
-            colmap.append(i)
-    colmap.append(len(text))  # one past the end, for errors at end of input
-    joined = "".join(code)
-    if not joined.strip():
-        raise _error(source, text, "formula is empty", None, "write an expression such as 'sin(x) + y'")
-    return joined, colmap
-
-
 def parse_formula(text: str, variables: Sequence[str] | None = None, *, source: str = "formula",
                   symbols: Mapping[str, sympy.Symbol] | None = None, float64: bool = False) -> sympy.Expr:
     """Parse a formula string into a sympy expression without executing it.
@@ -292,10 +265,21 @@ def parse_formula(text: str, variables: Sequence[str] | None = None, *, source: 
     Raises:
         FormulaError: unsafe, unknown or malformed input; the message names the column (``.column``, 1-based).
     """
-    code, colmap = _prepare(text, source)
+    if not isinstance(text, str):
+        raise FormulaError(f"{source}: expected a formula string, got {type(text).__name__}", "pass text like 'x*y'")
+    if len(text) > MAX_LENGTH:
+        raise _error(source, text, f"formula is {len(text)} characters long (limit {MAX_LENGTH})", None,
+                     "shorten the formula")
+    declared = frozenset(variables or ()) | frozenset(symbols or ())
+    prepared = prepare(text, source, declared.__contains__)
+    code, colmap = prepared.code, prepared.colmap
     try:
         tree = ast.parse(code, mode="eval")
     except SyntaxError as exc:
+        if prepared.keywords:  # most likely a column named like a keyword, used without being declared
+            word, at = prepared.keywords[0]
+            raise _error(source, text, f"syntax error: '{word}' is a Python keyword", at + 1,
+                         f"if it is a column name, write it in backticks: `{word}`") from None
         col = (exc.offset or 1) - 1 if (exc.lineno or 1) == 1 else len(code)
         column = colmap[min(max(col, 0), len(colmap) - 1)] + 1
         raise _error(source, text, f"syntax error ({exc.msg})", column,
@@ -303,7 +287,7 @@ def parse_formula(text: str, variables: Sequence[str] | None = None, *, source: 
     except (RecursionError, MemoryError, ValueError):
         raise _error(source, text, "formula too complex to parse", None, "simplify the expression") from None
     var_set = None if variables is None else frozenset(variables)
-    builder = _Builder(text, code, colmap, source, var_set, dict(symbols or {}), float64)
+    builder = _Builder(text, code, colmap, source, prepared.quoted, var_set, dict(symbols or {}), float64)
     try:
         return builder.build(tree.body, 0)
     except RecursionError:

@@ -56,7 +56,7 @@ def load_data(cfg: Config) -> Dataset:
     try:
         return load_dataset(
             path, target=cfg.data.target, inputs=cfg.data.inputs, test_frac=cfg.data.test_frac,
-            split_seed=split_seed(cfg), normalize=cfg.data.normalize,
+            split_seed=split_seed(cfg), normalize=cfg.data.normalize, sep=cfg.data.sep,
         )
     except DataError as exc:
         raise _located(cfg, _data_key(cfg, exc), exc) from None
@@ -148,8 +148,8 @@ def check_width(cfg: Config, ds: Dataset) -> None:
 def write_config(run: Path, cfg: Config) -> None:
     saved = cfg.model_copy(deep=True)
     data_path = resolve_data_path(cfg)
-    if data_path is not None:  # absolute, so re-running RUN/config.yaml finds the same file
-        saved.data.path = str(data_path.resolve())
+    if data_path is not None and cfg.data.path != "-":  # absolute, so re-running RUN/config.yaml finds the same file
+        saved.data.path = str(data_path.resolve())  # ("-", standard input, stays: the values are in data.npz)
     rundir.write_text(run / "config.yaml", config_to_yaml(saved))
 
 

@@ -15,6 +15,7 @@ from kansci.budget import deadline_after
 from kansci.config import Config
 from kansci.core.model import KAN, choose_device
 from kansci.data import Dataset
+from kansci.data.source import STDIN
 from kansci.errors import FitError
 from kansci.pipeline.common import (
     Log,
@@ -125,7 +126,11 @@ def fit_run(
 
 
 def _run_name(cfg: Config, ds: Dataset) -> str:
-    return cfg.output.name or (Path(ds.source).stem if ds.source else "run")
+    if cfg.output.name:
+        return cfg.output.name
+    if ds.source == STDIN:  # data read from standard input: data.npz keeps its values
+        return "stdin"
+    return Path(ds.source).stem if ds.source else "run"
 
 
 def _write_interrupted(cfg: Config, ds: Dataset, checkpoint: dict[str, Any], wall: float, parent: Path | None) -> Path:

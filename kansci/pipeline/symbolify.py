@@ -42,7 +42,10 @@ class SymbolifyResult:
 
 
 def symbolify_run(run: Path, cfg: Config, *, log: Callable[[str], None] = lambda s: None) -> SymbolifyResult:
-    """Find the formula of a trained run (see the module doc); writes ``run/symbolic/``. Deterministic for a run."""
+    """Find the formula of a trained run (see the module doc); writes ``run/symbolic/``. Deterministic for a run.
+
+    ``log`` receives progress lines, among them one per phase with its time, e.g.
+    ``symbolify: structure search ... 4.2 s``, and a last ``symbolify: total ... 9.8 s``."""
     run = Path(run)
     library = build_library(cfg.symbolic.lib, [c.model_dump(exclude_none=True) for c in cfg.symbolic.custom])
     ds = load_run_data(run)
@@ -57,9 +60,30 @@ CLEARLY_BETTER = 100.0  # a candidate this much more accurate (NMSE) than anothe
 MUCH_WORSE = 10.0  # a formula whose test MSE exceeds this multiple of the network's is flagged
 
 
+class _Phases:
+    """Phase lines with the time each took, on ``log``: ``symbolify: <phase> ... 4.2 s``; a long phase also says
+    when it starts, with its time limit."""
+
+    def __init__(self, log: Callable[[str], None], t0: float) -> None:
+        self._log, self._t0, self._last = log, t0, t0
+
+    def start(self, phase: str, deadline: float | None) -> None:
+        left = "no time limit" if deadline is None else f"time limit {max(0.0, deadline - time.perf_counter()):.0f} s"
+        self._log(f"symbolify: {phase} ({left})")
+
+    def done(self, phase: str) -> None:
+        now = time.perf_counter()
+        self._log(f"symbolify: {phase} ... {now - self._last:.1f} s")
+        self._last = now
+
+    def total(self) -> None:
+        self._log(f"symbolify: total ... {time.perf_counter() - self._t0:.1f} s")
+
+
 def _symbolify(run: Path, cfg: Config, ds: Dataset, device: torch.device, library: dict[str, Primitive],
                log: Callable[[str], None]) -> SymbolifyResult:
     t0 = time.perf_counter()
+    phases = _Phases(log, t0)
     sym = cfg.symbolic
     deadline = deadline_after(sym.time_limit_s)
     model = load_model(run, device=device)
@@ -67,8 +91,12 @@ def _symbolify(run: Path, cfg: Config, ds: Dataset, device: torch.device, librar
     data = train_tensors(ds, cfg.seed, model.dtype, device)
     torch.manual_seed(cfg.seed)
     symbols = make_symbols(ds.input_names, ds.X)
+    phases.done("loading the run")
 
-    found = discover(network, data, ds, cfg, symbols, _discovery_deadline(deadline), log)
+    search_deadline = _discovery_deadline(deadline)
+    phases.start("structure search", search_deadline)
+    found = discover(network, data, ds, cfg, symbols, search_deadline, log)
+    phases.done("structure search")
     candidates = list(found.candidates)
     fit = None
     if found.verified:
@@ -76,8 +104,10 @@ def _symbolify(run: Path, cfg: Config, ds: Dataset, device: torch.device, librar
     elif candidates and expired(deadline):
         log("symbolic.time_limit_s reached: the edge-by-edge fit is skipped")
     else:
+        phases.start("edge-by-edge fit", deadline)
         fit = direct_fit(model, data, ds, cfg, library, symbols, deadline, log)
         candidates += fit.candidates
+        phases.done("edge-by-edge fit")
     best = _choose(candidates, found.record.get("accept_nmse", 0.0))
     log(f"formula found by: {best['how']}")
     formula = best["formula"]
@@ -104,8 +134,11 @@ def _symbolify(run: Path, cfg: Config, ds: Dataset, device: torch.device, librar
         pareto += unsnapped_pareto(fit, model, ds, symbols, library, test_mse, deadline)
         use(fit, model, library, best if "assignment" in best else None)
     structure = {**found.record, "chosen": {"found_by": best["how"], "formula": formula.text}}
+    phases.done("choosing and scoring")
     files = write_symbolic(run, formula, model, metrics, fit.choices if fit else [], fit.table if fit else [],
                            pareto, best["snaps"], fit.report if fit else None, sym.precision, structure)
+    phases.done("writing files")
+    phases.total()
     return SymbolifyResult(formula, metrics, files, fit.report if fit else None)
 
 

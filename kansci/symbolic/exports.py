@@ -1,5 +1,8 @@
 """The :class:`Formula` object and its exporters: text, exact text, LaTeX, sympy srepr, a stand-alone numpy module,
 numpy and torch functions. Every numeric form goes through :mod:`kansci.expr` (one evaluator, one function table).
+
+A formula's symbols are named exactly like the data's columns, whatever the names are (``Temp (K)``, ``lambda``,
+``θ``, ``I``); every text form writes them through the one mapping of :mod:`kansci.expr.names`.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import sympy
 
 from kansci.errors import FormulaError, RunDirError
 from kansci.expr.evaluate import to_numpy, to_torch
-from kansci.expr.export import to_source, to_text
+from kansci.expr.export import to_display, to_latex, to_source, to_text
 from kansci.expr.text import parse_formula
 
 __all__ = ["EXACT_KEY", "Formula", "make_symbols"]
@@ -36,11 +39,14 @@ class Formula:
 
     @property
     def text(self) -> str:
-        return str(self.expr)
+        """The formula in the column names; a name that formula text cannot hold bare is in backticks
+        (``2*`Temp (K)` + `lambda```), so the text parses back (:func:`~kansci.expr.text.parse_formula`)."""
+        return to_display(self.expr, self.input_names)
 
     def rounded(self, digits: int = 4) -> str:
         """Display text with floats shown to ``digits`` significant digits (the stored formula keeps all)."""
-        return str(self.expr.xreplace({f: sympy.Float(f, digits) for f in self.expr.atoms(sympy.Float)}))
+        return to_display(self.expr.xreplace({f: sympy.Float(f, digits) for f in self.expr.atoms(sympy.Float)}),
+                          self.input_names)
 
     def __str__(self) -> str:
         return self.text
@@ -49,7 +55,8 @@ class Formula:
         return self.expr
 
     def latex(self) -> str:
-        return sympy.latex(self.expr)
+        """LaTeX, column names as ``\\mathrm{Temp\\ (K)}``, ``\\lambda``, ``\\theta`` (:mod:`kansci.expr.names`)."""
+        return to_latex(self.expr, self.input_names)
 
     def numpy(self) -> Callable[..., np.ndarray]:
         """A numpy function taking the input columns as positional arguments, in ``input_names`` order; they
@@ -84,8 +91,9 @@ class Formula:
         return sum(1 for _ in sympy.preorder_traversal(self.expr))
 
     def python_module(self) -> str:
-        """Source of a stand-alone module with ``formula(<named args>)`` that needs only numpy (and the standard
-        library); it returns the same values as calling this Formula."""
+        """Source of a stand-alone module with ``formula(<args>)`` that needs only numpy (and the standard library);
+        it returns the same values as calling this Formula. The arguments are the input names made Python identifiers;
+        its ``COLUMNS`` dict maps them back, and ``formula_from_columns(table)`` takes a table of named columns."""
         return to_source(self.expr, self.input_names, target=self.target, doc=self.text)
 
     def to_json(self) -> dict[str, Any]:
@@ -96,7 +104,7 @@ class Formula:
         doc: dict[str, Any] = {"text": self.text, "srepr": sympy.srepr(self.expr), "latex": self.latex(),
                                "inputs": self.input_names, "target": self.target, "complexity": self.complexity()}
         try:
-            doc[EXACT_KEY] = to_text(self.expr)
+            doc[EXACT_KEY] = to_text(self.expr, self.input_names)
         except FormulaError:
             doc[EXACT_KEY] = None
         doc["assumptions"] = {s.name: _assumptions(s) for s in self.symbols}
