@@ -1,6 +1,7 @@
 """kansci: symbolic regression with Kolmogorov-Arnold Networks.
 
-Public API: :class:`KAN`, :class:`KANRegressor`, :class:`Formula`, :func:`load_run`, :func:`fit`, :func:`symbolify`.
+Public API: :class:`KAN`, :class:`KANRegressor` (alias :class:`KANSymbolicRegressor`), :class:`Formula`,
+:func:`load_run`, :func:`fit`, :func:`symbolify`.
 They are imported lazily, so ``kansci --version`` and ``kansci config show`` start without loading torch.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "KAN": ("kansci.core.model", "KAN"),
     "KANRegressor": ("kansci.api", "KANRegressor"),
+    "KANSymbolicRegressor": ("kansci.api", "KANSymbolicRegressor"),
     "load_run": ("kansci.api", "load_run"),
     "Formula": ("kansci.symbolic.exports", "Formula"),
     "fit": ("kansci.pipeline", "fit_run"),

@@ -9,6 +9,9 @@ the message text: ``path`` (the file at fault, as the message shows it), ``line`
 (the dotted config key of the setting at fault, e.g. ``data.target`` or ``symbolic.custom.0.expr``) and ``column``
 (a data table's column name, or the 1-based character column in a line of text such as a YAML file or a formula).
 Each is None when it does not apply or is unknown.
+
+Errors about bad input values (:class:`DataError`, :class:`FormulaError`, :class:`ConfigError`) are also
+``ValueError``, so code written for Python's conventions (scikit-learn's, for one) catches them as such.
 """
 from __future__ import annotations
 
@@ -51,18 +54,19 @@ class KansciError(Exception):
         return self.one_line()
 
 
-class DataError(KansciError):
-    """A data file or data value is unusable (bad CSV, NaN, unknown column, ...)."""
+class DataError(KansciError, ValueError):
+    """A data file or data value is unusable (bad CSV, NaN, unknown column, ...). A ValueError too, as Python (and
+    scikit-learn) expects of bad input values."""
 
 
-class FormulaError(KansciError):
-    """A user formula string is unsafe or cannot be parsed."""
+class FormulaError(KansciError, ValueError):
+    """A user formula string is unsafe or cannot be parsed (a ValueError too)."""
 
 
-class ConfigError(KansciError):
-    """A YAML config or a --set override is invalid. ``issues`` lists every problem of one config load, each a
-    :class:`kansci.config.yaml12.ConfigIssue` (location, dotted key, message; not imported here: this module is the
-    bottom layer); it is empty for an error that is not about a loaded config's values."""
+class ConfigError(KansciError, ValueError):
+    """A YAML config or a --set override is invalid (a ValueError too). ``issues`` lists every problem of one config
+    load, each a :class:`kansci.config.yaml12.ConfigIssue` (location, dotted key, message; not imported here: this
+    module is the bottom layer); it is empty for an error that is not about a loaded config's values."""
 
     def __init__(self, message: str, hint: str | None = None, *, path: str | os.PathLike[str] | None = None,
                  line: int | None = None, key: str | None = None, column: str | int | None = None,

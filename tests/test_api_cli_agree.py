@@ -35,9 +35,20 @@ def cli_run(tmp_path: Path, X: np.ndarray, y: np.ndarray, seed: int) -> Path:
 
 def api_run(tmp_path: Path, X: np.ndarray, y: np.ndarray, seed: int) -> Path:
     options = {k.replace(".", "__"): v for k, v in SETTINGS.items()}
-    reg = KANRegressor(seed=seed, symbolify=False, out_dir=str(tmp_path / "api"), **options)
+    reg = KANRegressor(random_state=seed, symbolify=False, out_dir=str(tmp_path / "api"), **options)
     reg.fit(X, y, feature_names=["a", "b"], target_name="y")
     return reg.run_dir_
+
+
+def test_the_old_seed_keyword_still_works_with_a_deprecation_warning(tmp_path: Path) -> None:
+    X, y = table()
+    options = {k.replace(".", "__"): v for k, v in SETTINGS.items()}
+    with pytest.warns(DeprecationWarning, match="random_state"):
+        old = KANRegressor(seed=5, symbolify=False, out_dir=str(tmp_path / "old"), **options)
+    assert old.random_state == 5 and "seed" not in old.get_params()
+    old.fit(X, y, feature_names=["a", "b"], target_name="y")
+    new = api_run(tmp_path, X, y, 5)
+    assert store.read_json(old.run_dir_, "dataset.json")["split"] == store.read_json(new, "dataset.json")["split"]
 
 
 @pytest.mark.parametrize("seed", [0, 5])

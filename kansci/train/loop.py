@@ -17,7 +17,9 @@ directly (:func:`solve_linear`).
 
 Loss = MSE + lamb * (lamb_l1 * L1 + lamb_entropy * entropy) of the edges' mean absolute activations, as in the KAN
 paper. The regularizer needs per-edge activations, so it is computed (only when lamb > 0) on a fixed subsample of
-at most ``reg_samples`` training rows through the inspect path; the data term uses the fast forward.
+at most ``reg_samples`` training rows through the inspect path; the data term uses the fast forward. With row weights
+(:class:`TrainData` ``w_train``/``w_val``, e.g. scikit-learn's ``sample_weight``) the MSE is the weighted mean of the
+squared errors, in training, validation and the least-squares solve alike; without them it is the plain mean.
 
 Numerical faults: a non-finite loss rolls the model back to the last good state, halves the learning rate, restarts
 the optimizer, and records a ``nan-rollback`` event. Non-finite weights are never kept.
@@ -63,16 +65,21 @@ class TrainSettings(Protocol):
 
 @dataclass
 class TrainData:
-    """Normalized training and validation tensors on the model's device. x: (n, d), y: (n, n_out)."""
+    """Normalized training and validation tensors on the model's device. x: (n, d), y: (n, n_out); optional row
+    weights w: (n, 1), non-negative with a positive sum (None: every row counts the same)."""
 
     x_train: torch.Tensor
     y_train: torch.Tensor
     x_val: torch.Tensor
     y_val: torch.Tensor
+    w_train: torch.Tensor | None = None
+    w_val: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         assert self.x_train.dim() == 2 and self.y_train.dim() == 2, (self.x_train.shape, self.y_train.shape)
         assert self.x_train.shape[0] == self.y_train.shape[0] and self.x_val.shape[0] == self.y_val.shape[0]
+        for w, x in ((self.w_train, self.x_train), (self.w_val, self.x_val)):
+            assert w is None or w.shape == (x.shape[0], 1), (None if w is None else w.shape, x.shape)
 
 
 @dataclass
@@ -106,8 +113,11 @@ class History:
         self.wall_s += other.wall_s
 
 
-def mse(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return torch.mean((pred - y) ** 2)
+def mse(pred: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error of pred and y (n, n_out); with row weights w (n, 1), the weighted mean."""
+    if w is None:
+        return torch.mean((pred - y) ** 2)
+    return torch.sum(w * (pred - y) ** 2) / (torch.sum(w) * pred.shape[-1])
 
 
 def regularization(model: KAN, x: torch.Tensor, cfg: TrainSettings) -> torch.Tensor:
@@ -133,9 +143,10 @@ CONVERGED_STEPS = 2
 
 
 def objective(model: KAN, x: torch.Tensor, y: torch.Tensor, reg_x: torch.Tensor | None,
-              cfg: TrainSettings) -> tuple[torch.Tensor, torch.Tensor]:
-    """(data loss, regularization) on x (n, n_in), y (n, n_out); the regularization on reg_x, or 0 without it."""
-    loss = mse(model(x), y)
+              cfg: TrainSettings, w: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(data loss, regularization) on x (n, n_in), y (n, n_out) with optional row weights w (n, 1); the
+    regularization on reg_x, or 0 without it."""
+    loss = mse(model(x), y, w)
     return loss, regularization(model, reg_x, cfg) if reg_x is not None else loss.new_zeros(())
 
 
@@ -147,9 +158,9 @@ def can_detect_convergence(cfg: TrainSettings, n_rows: int) -> bool:
 
 @torch.no_grad()
 def _slow_step(model: KAN, x: torch.Tensor, y: torch.Tensor, reg_x: torch.Tensor | None, cfg: TrainSettings,
-               before: float) -> bool:
+               before: float, w: torch.Tensor | None = None) -> bool:
     """Whether the step that started at objective ``before`` lowered it by less than :data:`CONVERGED_TOL`."""
-    loss, reg = objective(model, x, y, reg_x, cfg)
+    loss, reg = objective(model, x, y, reg_x, cfg, w)
     return float(loss + cfg.lamb * reg) > before * (1 - CONVERGED_TOL)
 
 
@@ -160,11 +171,12 @@ def is_linear(model: KAN) -> bool:
 
 
 @torch.no_grad()
-def solve_linear(model: KAN, x: torch.Tensor, y: torch.Tensor) -> None:
-    """Set a linear model (:func:`is_linear`) to its least-squares optimum on x (n, n_in), y (n, n_out): every
-    active edge gets ``w_spline = 1`` and its coefficients (and base weight) from one least-squares solve per output.
-    Masked edges keep their parameters."""
+def solve_linear(model: KAN, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> None:
+    """Set a linear model (:func:`is_linear`) to its least-squares optimum on x (n, n_in), y (n, n_out), weighted by
+    rows w (n, 1) when given: every active edge gets ``w_spline = 1`` and its coefficients (and base weight) from one
+    least-squares solve per output. Masked edges keep their parameters."""
     layer = model.layers[0]
+    root_w = None if w is None else torch.sqrt(w)  # weighted least squares = plain least squares on rows * sqrt(w)
     basis = spline.bspline_basis(x, layer.grid, layer.k)  # (n, in, G+k)
     n, nb = x.shape[0], basis.shape[2]
     for j in range(layer.out_dim):
@@ -172,7 +184,10 @@ def solve_linear(model: KAN, x: torch.Tensor, y: torch.Tensor) -> None:
         if len(on) == 0:
             continue
         cols = [basis[:, on].reshape(n, -1)] + ([F.silu(x[:, on])] if layer.base_fun == "silu" else [])
-        sol = _lstsq(torch.cat(cols, 1), y[:, j:j + 1]).to(layer.coef)
+        A, b = torch.cat(cols, 1), y[:, j:j + 1]
+        if root_w is not None:
+            A, b = A * root_w, b * root_w
+        sol = _lstsq(A, b).to(layer.coef)
         layer.coef[on, :, j] = sol[: len(on) * nb].view(len(on), nb)
         layer.w_spline[on, j] = 1.0
         if layer.base_fun == "silu":
@@ -196,10 +211,10 @@ def solve_stage(model: KAN, data: TrainData, cfg: TrainSettings, *, phase: str,
                 total_steps: int | None = None) -> History:
     """A stage of a linear model: its least-squares solution, recorded as one converged step."""
     t0 = time.perf_counter()
-    solve_linear(model, data.x_train, data.y_train)
+    solve_linear(model, data.x_train, data.y_train, data.w_train)
     with torch.no_grad():
-        train_loss, val_loss = (float(mse(model(x), y)) for x, y in ((data.x_train, data.y_train),
-                                                                       (data.x_val, data.y_val)))
+        train_loss, val_loss = (float(mse(model(x), y, w)) for x, y, w in ((data.x_train, data.y_train, data.w_train),
+                                                                             (data.x_val, data.y_val, data.w_val)))
     hist = History(rows=[{"step": 1, "train_loss": train_loss, "val_loss": val_loss, "reg": 0.0, "grid": model.G,
                           "phase": phase, "lr": default_lr(cfg)}],
                    events=[{"step": 1, "event": "converged", "detail": "least-squares solution of a linear model"}])
@@ -306,11 +321,11 @@ def train_stage(
     watch = converged_steps is not None and can_detect_convergence(cfg, n)
     slow = 0 if resume is None else resume.get("slow_steps", 0)
 
-    def batch() -> tuple[torch.Tensor, torch.Tensor]:
+    def batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         if cfg.batch_size is None or cfg.batch_size >= n:
-            return data.x_train, data.y_train
+            return data.x_train, data.y_train, data.w_train
         idx = torch.randint(0, n, (cfg.batch_size,), generator=generator).to(data.x_train.device)
-        return data.x_train[idx], data.y_train[idx]
+        return data.x_train[idx], data.y_train[idx], None if data.w_train is None else data.w_train[idx]
 
     for step in range(start, steps + 1):
         if (
@@ -319,12 +334,12 @@ def train_stage(
         ):
             model.regrid(data.x_train)
             opt = _make_optimizer(model, cfg, lr)
-        xb, yb = batch()
+        xb, yb, wb = batch()
         last: dict[str, torch.Tensor] = {}
 
         def closure() -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
-            loss, reg = objective(model, xb, yb, reg_x, cfg)
+            loss, reg = objective(model, xb, yb, reg_x, cfg, wb)
             total = loss + cfg.lamb * reg
             total.backward()
             last["loss"], last["reg"] = loss.detach(), reg.detach()
@@ -332,9 +347,9 @@ def train_stage(
 
         before = opt.step(closure)
         with torch.no_grad():
-            val = mse(model(data.x_val), data.y_val)
+            val = mse(model(data.x_val), data.y_val, data.w_val)
         if watch:
-            slow = slow + 1 if _slow_step(model, xb, yb, reg_x, cfg, float(before.detach())) else 0
+            slow = slow + 1 if _slow_step(model, xb, yb, reg_x, cfg, float(before.detach()), wb) else 0
         pending.append((step, last["loss"], val, last["reg"]))
         stop_now = False
         if len(pending) >= sync_every or step == steps or (stop is not None and stop.requested):
