@@ -23,8 +23,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
 import numpy as np
 import sympy
@@ -32,6 +31,24 @@ import torch
 
 from kansci.budget import expired, remaining
 from kansci.discover import separability, structure
+from kansci.discover.candidates import (
+    ALTERNATIVES,
+    LEAF_SHARE,
+    MAX_DEPTH,
+    TEST_ROWS,
+    Candidate,
+    combine,
+    complexity,
+    composed,
+    data_floor,
+    distinct,
+    done,
+    noise_level,
+    reference,
+    split_statistic,
+    torch_transform,
+    transformed_noise,
+)
 from kansci.discover.leaves import search_leaf
 from kansci.discover.powerlaw import fit_power_law
 from kansci.discover.surrogate import Surrogate, evaluate, restricted
@@ -41,132 +58,6 @@ from kansci.metrics import nmse as nmse_of
 from kansci.symbolic.formula import polish
 
 __all__ = ["Candidate", "Engine", "complexity"]
-
-ACCEPT_FACTOR = 1.5  # a formula within 1.5x the noise variance explains its data as well as they can be explained
-MAX_DEPTH = 4  # nested splits (sum of products of symmetric pairs ...); deeper problems go to the direct fit
-TEST_ROWS = 256  # sample points for the derivative tests
-LEAF_SHARE = 0.25  # a leaf search gets at most this share of the time left
-ALTERNATIVES = 3  # candidates per part that a split or merge tries on the real data
-TIE_FACTOR = 3.0  # errors within this factor of the best candidate's count as equal (see _data_floor)
-NUMERIC_FLOOR = 1e-12  # NMSE below which float64 refits cannot tell formulas apart
-
-
-def complexity(expr: sympy.Expr) -> int:
-    """Number of nodes of the expression tree (symbols, numbers and operations)."""
-    return sum(1 for _ in sympy.preorder_traversal(expr))
-
-
-@dataclass
-class Candidate:
-    """A formula for one problem: ``expr`` in the problem's symbols, its NMSE on the problem's data, and how it was
-    found (``how``: one line; ``tree``: the decomposition, JSON-ready)."""
-
-    expr: sympy.Expr
-    nmse: float
-    how: str
-    tree: dict[str, Any] = field(default_factory=dict)
-    accept: float = 0.0  # the NMSE within which this candidate's problem counts as solved (its noise level)
-
-    @property
-    def verified(self) -> bool:
-        return self.nmse <= self.accept
-
-    @property
-    def complexity(self) -> int:
-        return complexity(self.expr)
-
-    def score(self, weight: float, floor: float = 0.0) -> float:
-        """``log10(max(nmse, floor) + 1e-15) + weight × complexity``: errors below ``floor`` (the noise of the data,
-        or of the surrogate that made them) do not count, so among formulas within it the simplest wins."""
-        if not math.isfinite(self.nmse):
-            return math.inf
-        return math.log10(max(self.nmse, floor) + 1e-15) + weight * self.complexity
-
-
-def _torch_transform(t: TargetTransform) -> Callable[[torch.Tensor], torch.Tensor]:
-    sign = float(getattr(t, "sign", 1) or 1)
-    table = {"y": lambda v: v, "log|y|": lambda v: torch.log(v * sign), "1/y": lambda v: 1.0 / v,
-             "y^2": lambda v: v * v, "sqrt(y)": lambda v: torch.sqrt(v)}
-    return table[t.name]
-
-
-def _combine(kind: str, parts: list[sympy.Expr], symbols: Sequence[sympy.Symbol], X: np.ndarray,
-             target: np.ndarray) -> sympy.Expr | None:
-    """Σ a_k·part_k + b (sum) or C·Π part_k (product) with the coefficients solved by linear least squares against
-    ``target`` (n,) on X: a good start for the nonlinear refit, whatever constant offsets the parts carry."""
-    values = [to_numpy(p, symbols)(X) for p in parts]
-    if not all(np.all(np.isfinite(v)) for v in values):
-        return None
-    if kind == "sum":
-        A = np.column_stack([*values, np.ones(X.shape[0])])
-        coef = np.linalg.lstsq(A, target, rcond=None)[0]
-        return sympy.Add(*[sympy.Float(float(a)) * p for a, p in zip(coef[:-1], parts)]) + sympy.Float(float(coef[-1]))
-    g = np.prod(values, axis=0)
-    gg = float(g @ g)
-    if not gg > 0:
-        return None
-    return sympy.Float(float(g @ target) / gg) * sympy.Mul(*parts)
-
-
-def _noise_level(noise: float, y: np.ndarray) -> float:
-    """The NMSE within which a formula explains y (n,) as well as its noise allows: ACCEPT_FACTOR x noise² / var(y)."""
-    return ACCEPT_FACTOR * noise**2 / max(float(np.var(y)), 1e-300)
-
-
-def _reference(X: np.ndarray, f: Surrogate, rows: int = 512) -> np.ndarray:
-    """Where to hold the other variables of a product's part: the row nearest the column medians (in units of the
-    columns' spreads) among those where |f| is at least its median, so that no factor is near zero there."""
-    Z = X[:rows]
-    v = np.abs(evaluate(f, Z))
-    ok = np.isfinite(v) & (v >= np.nanmedian(v))
-    if not ok.any():
-        return np.median(X, axis=0)
-    spread = np.where(np.std(X, axis=0) > 0, np.std(X, axis=0), 1.0)
-    dist = np.sum(((Z - np.median(X, axis=0)) / spread) ** 2, axis=1)
-    return Z[np.argmin(np.where(ok, dist, np.inf))]
-
-
-def _data_floor(cands: Sequence[Candidate]) -> float:
-    """The error below which the candidates' own data cannot rank them: TIE_FACTOR × the best NMSE (at least
-    NUMERIC_FLOOR). A formula that fits the data far better than the surrogate does shows that the data are cleaner
-    than the surrogate's noise, so the surrogate's noise level must not hide that difference (an exact law against
-    a mimic that fits only as well as the surrogate)."""
-    best = min((c.nmse for c in cands if math.isfinite(c.nmse)), default=math.inf)
-    return max(TIE_FACTOR * best, NUMERIC_FLOOR) if math.isfinite(best) else 0.0
-
-
-def _distinct(cands: Sequence[Candidate]) -> list[Candidate]:
-    """``cands`` without repeats of the same formula (first kept)."""
-    seen: set[str] = set()
-    return [c for c in cands if not (str(c.expr) in seen or seen.add(str(c.expr)))]
-
-
-def _done(cands: list[Candidate]) -> bool:
-    return any(c.verified for c in cands)
-
-
-def _split_statistic(groups: list[tuple[int, ...]], decisions: list[structure.Decision]) -> float:
-    """The largest statistic among the pairs that the split separates (each passed its swap test)."""
-    where = {i: k for k, g in enumerate(groups) for i in g}
-    across = [d.statistic for d in decisions if len(d.variables) == 2 and all(isinstance(v, int) for v in d.variables)
-              and where.get(d.variables[0]) != where.get(d.variables[1])]
-    return max(across, default=0.0)
-
-
-@torch.no_grad()
-def _transformed_noise(t: Callable[[torch.Tensor], torch.Tensor], f: Surrogate, X: torch.Tensor,
-                       noise: float) -> float:
-    """RMS change of t(f) when f moves by its error ``noise``: the error of the transformed surrogate."""
-    v = f(X)
-    return float(torch.sqrt(torch.nanmean((t(v + noise) - t(v)) ** 2)))
-
-
-def _composed(t: Callable[[torch.Tensor], torch.Tensor], f: Surrogate) -> Surrogate:
-    def ft(Z: torch.Tensor) -> torch.Tensor:
-        return t(f(Z))
-
-    return ft
-
 
 class Engine:
     """Solves problems recursively; ``decisions`` records every structure test; ``weight`` is the complexity penalty
@@ -178,6 +69,7 @@ class Engine:
         self.noise = noise  # RMS error of one surrogate value, in units of the target
         self.decisions = structure.DecisionLog()
         self.rng = np.random.default_rng(seed)
+        self._on_surrogate = 0  # > 0 while solving a sub-problem whose targets are surrogate values, not data
 
     # ------------------------------------------------------------------------------------------------ entry point
     def solve(self, X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], f: Surrogate | None,
@@ -192,13 +84,13 @@ class Engine:
         assert X.ndim == 2 and X.shape[0] == y.shape[0] and X.shape[1] == len(symbols), (X.shape, y.shape)
         noise = self.noise if noise is None else noise
         var = float(np.var(y))
-        accept = max(self.accept, _noise_level(noise, y)) if var > 0 else self.accept
+        accept = max(self.accept, noise_level(noise, y)) if var > 0 else self.accept
         cands = self._direct(X, y, symbols, accept)
-        if _done(cands) or f is None or depth >= MAX_DEPTH or X.shape[1] < 2 or expired(self.deadline):
+        if done(cands) or f is None or depth >= MAX_DEPTH or X.shape[1] < 2 or expired(self.deadline):
             return self._ranked(cands)
         for step in (self._separable, self._symmetric):
             cands += [replace(c, accept=accept) for c in step(X, y, list(symbols), f, depth, noise)]
-            if _done(cands) or expired(self.deadline):
+            if done(cands) or expired(self.deadline):
                 break
         return self._ranked(cands)
 
@@ -206,14 +98,15 @@ class Engine:
         return c.verified
 
     def _ranked(self, cands: list[Candidate]) -> list[Candidate]:
-        """Verified first, then by score; errors below the candidate's noise level and below the data's own floor
-        (:func:`_data_floor`) do not count."""
-        floor = _data_floor(cands)
+        """Verified first, then by score; errors below the candidate's noise level do not count, nor, on real
+        data, errors below the data's own floor (:func:`data_floor`). On surrogate values a formula that fits
+        better than the surrogate's noise only fits the surrogate's own errors, so there the noise level stands."""
+        floor = data_floor(cands) if not self._on_surrogate else math.inf
         return sorted(cands, key=lambda c: (not c.verified, c.score(self.weight, min(c.accept, floor))))
 
     def _best_on_data(self, found: list[Candidate]) -> Candidate:
         """The best-scoring of alternatives fitted to the same data, errors within the data's floor counting equal."""
-        floor = _data_floor(found)
+        floor = data_floor(found)
         return min(found, key=lambda c: c.score(self.weight, floor))
 
     # ------------------------------------------------------------------------------------------------ direct forms
@@ -227,7 +120,7 @@ class Engine:
             return out
         transforms = candidate_transforms(y) if np.all(np.isfinite(y)) else []
         for t in [TargetTransform(), *transforms]:
-            if _done(out) or (out and expired(self.deadline)):
+            if done(out) or (out and expired(self.deadline)):
                 break
             out += self._leaves(X, y, symbols, t, accept)
         return out
@@ -262,9 +155,9 @@ class Engine:
         for t in [TargetTransform(), *transforms]:
             if expired(self.deadline):
                 break
-            tt = _torch_transform(t)
-            ft = _composed(tt, f)
-            noise = base_noise if t.name == "y" else _transformed_noise(tt, f, Xs, base_noise)
+            tt = torch_transform(t)
+            ft = composed(tt, f)
+            noise = base_noise if t.name == "y" else transformed_noise(tt, f, Xs, base_noise)
             groups, decs = separability.additive_groups(ft, Xs, noise, log=self.decisions)
             kinds = [("sum", groups, decs)]
             if t.name == "y":
@@ -275,10 +168,10 @@ class Engine:
                     continue
                 self.log(f"{'  ' * depth}{kind} of {[[str(symbols[i]) for i in g] for g in gs]}"
                          + (f" under {t.name}" if t.name != "y" else ""))
-                cand = self._split(kind, gs, t, ft, X, y, symbols, depth, _split_statistic(gs, pair_decs), noise)
+                cand = self._split(kind, gs, t, ft, X, y, symbols, depth, split_statistic(gs, pair_decs), noise)
                 if cand is not None:
                     out.append(cand)
-                    if cand.nmse <= _noise_level(base_noise, y):
+                    if cand.nmse <= noise_level(base_noise, y):
                         return out
         return out
 
@@ -288,7 +181,7 @@ class Engine:
         """Solve each group on the surrogate restricted to it; assemble t(y) = Σ a·g (sum) or C·Π g (product); map
         back through t's inverse and refit every constant on the real data."""
         d = X.shape[1]
-        ref = _reference(X, ft) if kind == "product" else np.median(X, axis=0)
+        ref = reference(X, ft) if kind == "product" else np.median(X, axis=0)
         options: list[list[Candidate]] = []
         for g in groups:
             sub_f = restricted(ft, d, g, ref)
@@ -296,11 +189,15 @@ class Engine:
             zy = evaluate(sub_f, Z)
             if not np.all(np.isfinite(zy)):
                 return None
-            sub = self.solve(Z, zy, [symbols[i] for i in g], sub_f, depth + 1, noise)
+            self._on_surrogate += 1
+            try:
+                sub = self.solve(Z, zy, [symbols[i] for i in g], sub_f, depth + 1, noise)
+            finally:
+                self._on_surrogate -= 1
             if not sub:
                 return None
             options.append([replace(c, tree=c.tree | {"variables": [str(symbols[i]) for i in g], "nmse": c.nmse})
-                            for c in _distinct(sub)[:ALTERNATIVES]])
+                            for c in distinct(sub)[:ALTERNATIVES]])
         for p, g in enumerate(groups):
             if len(g) <= 2 and not expired(self.deadline):
                 options[p] += self._peeled(kind, p, groups, options, X, t.forward(y), symbols)
@@ -314,7 +211,7 @@ class Engine:
             if found and expired(self.deadline):
                 break
             chosen = [options[p][k] for p, k in enumerate(pick)]
-            inner = _combine(kind, [c.expr for c in chosen], symbols, X, t.forward(y))
+            inner = combine(kind, [c.expr for c in chosen], symbols, X, t.forward(y))
             if inner is None:
                 continue
             polished, nmse = polish(t.sympy_inverse(inner), symbols, X, y)
@@ -355,7 +252,7 @@ class Engine:
             cand = self._merge(dec, X, y, symbols, f, depth, noise)
             if cand is not None:
                 out.append(cand)
-                if cand.nmse <= _noise_level(noise, y) or expired(self.deadline):
+                if cand.nmse <= noise_level(noise, y) or expired(self.deadline):
                     break
         return out
 
@@ -391,7 +288,7 @@ class Engine:
         if not sub:
             return None
         found = []
-        for c in _distinct(sub)[:ALTERNATIVES]:  # solved on the real targets: their errors can rank them
+        for c in distinct(sub)[:ALTERNATIVES]:  # solved on the real targets: their errors can rank them
             if found and expired(self.deadline):
                 break
             polished, nmse = polish(c.expr.xreplace({u_sym: u_expr}), symbols, X, y)

@@ -20,7 +20,8 @@ import torch
 from kansci.config import Config
 from kansci.core.model import KAN
 from kansci.data import Dataset
-from kansci.discover.engine import ACCEPT_FACTOR, Engine
+from kansci.discover.candidates import ACCEPT_FACTOR
+from kansci.discover.engine import Engine
 from kansci.discover.structure import calibrated_tolerance
 from kansci.discover.surrogate import from_kan
 from kansci.pipeline.candidates import finish

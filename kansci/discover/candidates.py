@@ -1,0 +1,146 @@
+"""Candidate formulas of the structure-first engine, and the helpers that assemble, compare and rank them.
+
+A :class:`Candidate` is one formula for one (sub-)problem with its normalized error on that problem's data; the
+engine (:mod:`.engine`) collects them, assembles parts of a split (:func:`combine`) and ranks them by score with a
+noise floor (errors within the noise, or within the data's own floor, do not count).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy
+import torch
+
+from kansci.discover import structure
+from kansci.discover.surrogate import Surrogate, evaluate
+from kansci.discover.transforms import TargetTransform
+from kansci.expr.evaluate import to_numpy
+
+ACCEPT_FACTOR = 1.5  # a formula within 1.5x the noise variance explains its data as well as they can be explained
+MAX_DEPTH = 4  # nested splits (sum of products of symmetric pairs ...); deeper problems go to the direct fit
+TEST_ROWS = 256  # sample points for the derivative tests
+LEAF_SHARE = 0.25  # a leaf search gets at most this share of the time left
+ALTERNATIVES = 3  # candidates per part that a split or merge tries on the real data
+TIE_FACTOR = 3.0  # errors within this factor of the best candidate's count as equal (see data_floor)
+NUMERIC_FLOOR = 1e-12  # NMSE below which float64 refits cannot tell formulas apart
+
+
+def complexity(expr: sympy.Expr) -> int:
+    """Number of nodes of the expression tree (symbols, numbers and operations)."""
+    return sum(1 for _ in sympy.preorder_traversal(expr))
+
+
+@dataclass
+class Candidate:
+    """A formula for one problem: ``expr`` in the problem's symbols, its NMSE on the problem's data, and how it was
+    found (``how``: one line; ``tree``: the decomposition, JSON-ready)."""
+
+    expr: sympy.Expr
+    nmse: float
+    how: str
+    tree: dict[str, Any] = field(default_factory=dict)
+    accept: float = 0.0  # the NMSE within which this candidate's problem counts as solved (its noise level)
+
+    @property
+    def verified(self) -> bool:
+        return self.nmse <= self.accept
+
+    @property
+    def complexity(self) -> int:
+        return complexity(self.expr)
+
+    def score(self, weight: float, floor: float = 0.0) -> float:
+        """``log10(max(nmse, floor) + 1e-15) + weight × complexity``: errors below ``floor`` (the noise of the data,
+        or of the surrogate that made them) do not count, so among formulas within it the simplest wins."""
+        if not math.isfinite(self.nmse):
+            return math.inf
+        return math.log10(max(self.nmse, floor) + 1e-15) + weight * self.complexity
+
+
+def torch_transform(t: TargetTransform) -> Callable[[torch.Tensor], torch.Tensor]:
+    sign = float(getattr(t, "sign", 1) or 1)
+    table = {"y": lambda v: v, "log|y|": lambda v: torch.log(v * sign), "1/y": lambda v: 1.0 / v,
+             "y^2": lambda v: v * v, "sqrt(y)": lambda v: torch.sqrt(v)}
+    return table[t.name]
+
+
+def combine(kind: str, parts: list[sympy.Expr], symbols: Sequence[sympy.Symbol], X: np.ndarray,
+             target: np.ndarray) -> sympy.Expr | None:
+    """Σ a_k·part_k + b (sum) or C·Π part_k (product) with the coefficients solved by linear least squares against
+    ``target`` (n,) on X: a good start for the nonlinear refit, whatever constant offsets the parts carry."""
+    values = [to_numpy(p, symbols)(X) for p in parts]
+    if not all(np.all(np.isfinite(v)) for v in values):
+        return None
+    if kind == "sum":
+        A = np.column_stack([*values, np.ones(X.shape[0])])
+        coef = np.linalg.lstsq(A, target, rcond=None)[0]
+        return sympy.Add(*[sympy.Float(float(a)) * p for a, p in zip(coef[:-1], parts)]) + sympy.Float(float(coef[-1]))
+    g = np.prod(values, axis=0)
+    gg = float(g @ g)
+    if not gg > 0:
+        return None
+    return sympy.Float(float(g @ target) / gg) * sympy.Mul(*parts)
+
+
+def noise_level(noise: float, y: np.ndarray) -> float:
+    """The NMSE within which a formula explains y (n,) as well as its noise allows: ACCEPT_FACTOR x noise² / var(y)."""
+    return ACCEPT_FACTOR * noise**2 / max(float(np.var(y)), 1e-300)
+
+
+def reference(X: np.ndarray, f: Surrogate, rows: int = 512) -> np.ndarray:
+    """Where to hold the other variables of a product's part: the row nearest the column medians (in units of the
+    columns' spreads) among those where |f| is at least its median, so that no factor is near zero there."""
+    Z = X[:rows]
+    v = np.abs(evaluate(f, Z))
+    ok = np.isfinite(v) & (v >= np.nanmedian(v))
+    if not ok.any():
+        return np.median(X, axis=0)
+    spread = np.where(np.std(X, axis=0) > 0, np.std(X, axis=0), 1.0)
+    dist = np.sum(((Z - np.median(X, axis=0)) / spread) ** 2, axis=1)
+    return Z[np.argmin(np.where(ok, dist, np.inf))]
+
+
+def data_floor(cands: Sequence[Candidate]) -> float:
+    """The error below which the candidates' own data cannot rank them: TIE_FACTOR × the best NMSE (at least
+    NUMERIC_FLOOR). A formula that fits the data far better than the surrogate does shows that the data are cleaner
+    than the surrogate's noise, so the surrogate's noise level must not hide that difference (an exact law against
+    a mimic that fits only as well as the surrogate)."""
+    best = min((c.nmse for c in cands if math.isfinite(c.nmse)), default=math.inf)
+    return max(TIE_FACTOR * best, NUMERIC_FLOOR) if math.isfinite(best) else 0.0
+
+
+def distinct(cands: Sequence[Candidate]) -> list[Candidate]:
+    """``cands`` without repeats of the same formula (first kept)."""
+    seen: set[str] = set()
+    return [c for c in cands if not (str(c.expr) in seen or seen.add(str(c.expr)))]
+
+
+def done(cands: list[Candidate]) -> bool:
+    return any(c.verified for c in cands)
+
+
+def split_statistic(groups: list[tuple[int, ...]], decisions: list[structure.Decision]) -> float:
+    """The largest statistic among the pairs that the split separates (each passed its swap test)."""
+    where = {i: k for k, g in enumerate(groups) for i in g}
+    across = [d.statistic for d in decisions if len(d.variables) == 2 and all(isinstance(v, int) for v in d.variables)
+              and where.get(d.variables[0]) != where.get(d.variables[1])]
+    return max(across, default=0.0)
+
+
+@torch.no_grad()
+def transformed_noise(t: Callable[[torch.Tensor], torch.Tensor], f: Surrogate, X: torch.Tensor,
+                       noise: float) -> float:
+    """RMS change of t(f) when f moves by its error ``noise``: the error of the transformed surrogate."""
+    v = f(X)
+    return float(torch.sqrt(torch.nanmean((t(v + noise) - t(v)) ** 2)))
+
+
+def composed(t: Callable[[torch.Tensor], torch.Tensor], f: Surrogate) -> Surrogate:
+    def ft(Z: torch.Tensor) -> torch.Tensor:
+        return t(f(Z))
+
+    return ft
