@@ -148,7 +148,7 @@ CASES: list[Case] = [
          {"k.csv": csv(extra="# note\n")}),
     Case("csv-one-column", "a single column", fit("one.csv"), ("one.csv", "'f'", "single column"),
          {"one.csv": "f\n" + "".join(f"{i}\n" for i in range(20))}),
-    Case("csv-few-rows", "5 data rows", fit("few.csv"), ("few.csv", "5 data rows"), {"few.csv": csv(n=5)}),
+    Case("csv-few-rows", "4 data rows", fit("few.csv"), ("few.csv", "4 data rows"), {"few.csv": csv(n=4)}),
     Case("csv-missing", "a path that does not exist", fit("nope.csv"), ("'nope.csv'", "does not exist")),
     Case("csv-directory", "a folder instead of a CSV file", fit("folder"), ("'folder'", "directory"), {"folder/": ""}),
     Case("csv-none", "no data file given", fit(None), ("data file",)),

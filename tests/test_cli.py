@@ -147,7 +147,7 @@ BAD_CSV = {
     "no_header": (_rows(20), "header"),
     "non_numeric": ("x,y,f\n" + _rows(10) + "1,abc,2\n" + _rows(10), "'abc' is not a number"),
     "nan_rows": ("x,y,f\n" + _rows(10) + "1,nan,2\n2,inf,3\n" + _rows(10), "lines 12, 13"),
-    "too_few_rows": ("x,y,f\n" + _rows(5), "5 data rows"),
+    "too_few_rows": ("x,y,f\n" + _rows(4), "4 data rows"),
     "duplicate_column": ("x,x,f\n" + _rows(20), "duplicate column name 'x'"),
 }
 

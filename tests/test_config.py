@@ -163,7 +163,7 @@ def test_unknown_key_suggestions(tmp_path):
         f"{path}:1: k: unknown key here (did you mean 'model.k'?)",
         f"{path}:3: train.zzz: unknown key (valid keys: optimizer, steps, grids, lr, lamb, lamb_l1, lamb_entropy, "
         "lamb_coef, update_grid, grid_update_every, stop_grid_update_step, batch_size, patience, min_delta, log_every, "
-        "search_restarts, time_limit_s)",
+        "checkpoint_every_s, search_restarts, time_limit_s)",
         f"{path}:4: modle: unknown key (did you mean 'model'?)",
     ]
 

@@ -21,7 +21,7 @@ from kansci.metrics import r2_score
 __all__ = ["BASES", "SKLEARN", "EstimatorBase", "MIN_ROWS", "NotFittedError", "check_weights", "check_x", "check_xy"]
 
 #: Fewest rows ``fit`` accepts: as many as a CSV needs (a train, a validation and a test part).
-MIN_ROWS = 10
+MIN_ROWS = 5
 
 try:
     from sklearn.base import BaseEstimator, RegressorMixin

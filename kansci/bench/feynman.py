@@ -30,6 +30,7 @@ from kansci.bench.executor import Limits, Mark, make_executor, supervise
 from kansci.data import Dataset, fit_normalization
 from kansci.data.feynman import FeynmanEquation, feynman_dataset, feynman_equation, feynman_table, load_equations
 from kansci.errors import ConfigError, DataError, RunDirError
+from kansci.rundir.lock import folder_lock
 
 SETTINGS_FILE = "bench.json"
 
@@ -234,8 +235,9 @@ def run_feynman_bench(*, ids: Sequence[str] | None = None, srbench: bool = False
                       task_fn: Callable[[Any, Mark], dict] = run_task, score_s: float = 120.0,
                       equations: Path | None = None) -> BenchSummary:
     """Run the Feynman benchmark and write ``out/results.csv``, ``out/summary.md``, ``out/bench.json`` and one run
-    directory per task under ``out/runs/``. ``task_fn`` replaces :func:`run_task` (tests); ``score_s`` bounds
-    scoring after the pipeline; ``command`` is echoed in summary.md. Seeds are ``0 .. seeds-1``. ``equations``: a
+    directory per task under ``out/runs/``, holding a lock on ``out`` meanwhile (a second benchmark on that folder is
+    refused: :func:`kansci.rundir.lock.folder_lock`). ``task_fn`` replaces :func:`run_task` (tests); ``score_s``
+    bounds scoring after the pipeline; ``command`` is echoed in summary.md. Seeds are ``0 .. seeds-1``. ``equations``: a
     CSV table of equations in the bundled table's layout, used instead of it (every row is checked first, and a
     malformed one is a DataError naming its line, before anything is written). Each progress line on ``log``
     (``[k/N] ...``) carries an estimate of the time left (``eta 3m10s``)."""
@@ -255,6 +257,16 @@ def run_feynman_bench(*, ids: Sequence[str] | None = None, srbench: bool = False
     if eqs:
         task_data(eqs[0], 0, n_train, n_test, noise)  # checks sizes and noise before any process starts
     out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out, what="kansci bench feynman", command=command, warn=log):  # before anything is written
+        return _run_locked(out, settings, resume, eqs, table, seeds, workers, scheduler, log, command, task_fn,
+                           score_s)
+
+
+def _run_locked(out: Path, settings: dict[str, Any], resume: bool, eqs: list[FeynmanEquation], table: Any,
+                seeds: int, workers: int | None, scheduler: str | None, log: Callable[[str], None],
+                command: str | None, task_fn: Callable[[Any, Mark], dict], score_s: float) -> BenchSummary:
+    """:func:`run_feynman_bench` once it holds the lock on ``out``."""
+    noise, n_train, n_test, budget_s = settings["noise"], settings["n_train"], settings["n_test"], settings["budget_s"]
     _check_settings(out, settings, resume)
     results = out / "results.csv"
     done = report.done_keys(report.read_rows(results)) if resume else set()

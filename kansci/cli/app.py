@@ -8,8 +8,11 @@ Config precedence everywhere: schema defaults < YAML file < ``--set a.b=v`` < ex
 """
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -38,16 +41,18 @@ def command(group: typer.Typer, name: str) -> Callable[[F], F]:
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return fn(*args, **kwargs)
-            except _PASS_THROUGH:
-                raise
+            try:  # the outer try: a Ctrl-C that lands while an error is being reported still exits 130
+                try:
+                    return fn(*args, **kwargs)
+                except (*_PASS_THROUGH, KeyboardInterrupt):
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the CLI boundary: every failure becomes a message + exit code
+                    render.err(render.format_error(exc, debug=_STATE["debug"]))
+                    raise typer.Exit(exc.exit_code if isinstance(exc, KansciError) else 1) from None
             except KeyboardInterrupt:
-                render.err("error: interrupted")
+                with _sigint_ignored():
+                    render.err("error: interrupted")
                 raise typer.Exit(130) from None
-            except Exception as exc:  # noqa: BLE001 - the CLI boundary: every failure becomes a message + exit code
-                render.err(render.format_error(exc, debug=_STATE["debug"]))
-                raise typer.Exit(exc.exit_code if isinstance(exc, KansciError) else 1) from None
 
         group.command(name)(guarded)
         return fn
@@ -55,13 +60,35 @@ def command(group: typer.Typer, name: str) -> Callable[[F], F]:
     return decorate
 
 
-def main() -> None:
-    """Console-script entry point (``kansci``)."""
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C for the duration (in the main thread), so reporting an interrupt cannot itself be interrupted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        app()
-    except KeyboardInterrupt:
-        render.err("error: interrupted")
-        raise SystemExit(130) from None
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def main() -> None:
+    """Console-script entry point (``kansci``). A Ctrl-C anywhere, even one that lands while the process is already
+    reporting an error or exiting, ends with exit code 130 and no traceback."""
+    try:
+        try:
+            app()
+        except KeyboardInterrupt:
+            pass
+        else:  # click's standalone mode ends with SystemExit; reaching here is unusual
+            return
+    except KeyboardInterrupt:  # a second Ctrl-C during the first one's handling
+        pass
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the process is exiting: nothing may interrupt that now
+    render.err("error: interrupted")
+    raise SystemExit(130) from None
 
 
 def _show_version(value: bool) -> None:

@@ -28,7 +28,6 @@ from kansci.cli.options import (
 )
 from kansci.cli.predict import predict
 from kansci.config import Config, load_config
-from kansci.errors import RunDirError
 
 
 # ------------------------------------------------------------------------------------------------ commands
@@ -65,9 +64,10 @@ def fit(
             raise typer.BadParameter(
                 "--resume continues a run with its own config; only --out and --name may be given "
                 f"(drop {', '.join(changed) or '--config/--set'})", param_hint="--resume")
-        if not (resume / "checkpoint.pt").is_file():
-            raise RunDirError(f"{resume}: no checkpoint.pt to resume from",
-                              "pass a run directory written by an interrupted `kansci fit`")
+        from kansci.rundir.state import resume_checkpoint
+
+        if resume_checkpoint(resume) is None:
+            render.err(f"{resume}: stopped before its first checkpoint; training starts over from its config and data")
         cfg = load_config(resume / "config.yaml", flags={"output.dir": out, "output.name": name})
     else:
         cfg = load_config(config, overrides=sets or [], flags=flags, extra_validators=[check_library])
@@ -86,6 +86,9 @@ def fit(
         render.out_json(jsondoc.fit_doc(result.run, result.metrics))
     else:
         render.print_fit(result.run, result.metrics)
+    if stop.requested:  # Ctrl-C after the last step, while the run directory was written: it is complete
+        render.err(f"error: interrupted after training; the run directory is complete: {result.run}")
+        raise typer.Exit(130)
 
 
 @contextlib.contextmanager
@@ -111,17 +114,39 @@ def _interruptible(stop: Any, log: Callable[[str], None]) -> Iterator[None]:
 @command(app, "show")
 def show(run: RunArg, out: Annotated[Path | None, typer.Option(help="where 'latest' looks")] = None,
          json_out: JsonOpt = False) -> None:
-    """Print a run's summary: config highlights, width, metrics, formula."""
+    """Print a run's summary: config highlights, width, metrics, formula; for a run that is not complete, its state
+    and how to finish it."""
     from kansci.pipeline.common import load_model
-    from kansci.rundir import resolve_run
+    from kansci.rundir import read_state, resolve_run
 
-    path = resolve_run(run, out or DEFAULT_RUNS)
+    path = resolve_run(run, out or DEFAULT_RUNS, allow_incomplete=True)
+    state = read_state(path)
+    if not state.complete:
+        _show_incomplete(state, json_out)
+        return
     load_model(path)  # a run whose weights are missing, damaged or unsafe is not reported as fine
     cfg = run_config(path, None, None, {})
     if json_out:
         render.out_json(jsondoc.show_doc(path, cfg))
     else:
         render.print_run_summary(path, cfg)
+
+
+def _show_incomplete(state: Any, json_out: bool) -> None:
+    """``kansci show`` of a run that is not complete (:class:`kansci.rundir.state.RunState`)."""
+    run = state.run
+    resume = None if state.status == "running" else f"kansci fit --resume {run}"
+    if json_out:
+        render.out_json(jsondoc.envelope(
+            "show", run=str(run), status=state.status, complete=False, description=state.describe(),
+            checkpoint=(state.fields.get("checkpoint") or {"step": None}) if state.checkpoint else None,
+            resume_command=resume))
+        return
+    render.out(f"run: {run}")
+    render.out(f"status: {state.describe()}")
+    render.out(f"checkpoint: {state.checkpoint_text()}")
+    if resume:
+        render.out(f"resume with: {resume}")
 
 
 @command(app, "symbolify")

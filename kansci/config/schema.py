@@ -88,6 +88,8 @@ class DataConfig(Section):
         description="seed of the train/test split; null = derived from seed")
     normalize: Literal["auto", "standard", "none"] = Field("auto",
         description="input/target scaling: auto, standard (z-score) or none")
+    denoise: bool = Field(False,
+        description="smooth the training targets with a Gaussian process before the search (needs scikit-learn)")
 
     @field_validator("sep")
     @classmethod
@@ -185,6 +187,8 @@ class TrainConfig(Section):
     min_delta: NonNegFloat = Field(1e-3,
         description="relative validation-loss improvement that counts for early stopping")
     log_every: int = Field(10, ge=1, description="steps between history rows and progress updates, >= 1")
+    checkpoint_every_s: NonNegFloat | None = Field(180.0,
+        description="seconds between training checkpoints in the run directory (kill -9 safe resume); 0 or null = off")
     search_restarts: NonNegInt = Field(1,
         description="width: auto: other initialisations tried for a ladder rung whose screen stalls short of the fit")
     time_limit_s: float | None = Field(120.0, gt=0,

@@ -161,7 +161,7 @@ def _n_test(n: int, test_frac: float, where: str) -> int:
 
 def load_dataset(path: str | Path, *, target: str | None = None, inputs: Sequence[str] | None = None,
                  test_frac: float = 0.2, split_seed: int = 0, normalize: str = "auto",
-                 min_rows: int = 10, sep: str = "auto") -> Dataset:
+                 min_rows: int = 5, sep: str = "auto") -> Dataset:
     """Read a table (CSV, TSV, parquet, or ``-`` for standard input; see :mod:`kansci.data.table`) into a Dataset.
     ``target`` defaults to the last column, ``inputs`` to all other columns (a string is read as a comma-separated
     list). ``sep``: the separator of a text table, or ``"auto"``. Only the chosen columns need valid names and finite

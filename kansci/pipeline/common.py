@@ -54,12 +54,17 @@ def load_data(cfg: Config) -> Dataset:
     if path is None:
         raise ConfigError("no data file given", "pass DATA.csv, or set data.path in the config", key="data.path")
     try:
-        return load_dataset(
+        ds = load_dataset(
             path, target=cfg.data.target, inputs=cfg.data.inputs, test_frac=cfg.data.test_frac,
             split_seed=split_seed(cfg), normalize=cfg.data.normalize, sep=cfg.data.sep,
         )
     except DataError as exc:
         raise _located(cfg, _data_key(cfg, exc), exc) from None
+    if cfg.data.denoise:  # the run stores the smoothed training targets; config.yaml records data.denoise
+        from kansci.data.denoise import denoise_targets
+
+        ds, _ = denoise_targets(ds, cfg.seed)
+    return ds
 
 
 def _data_key(cfg: Config, exc: DataError) -> str:

@@ -4,7 +4,7 @@ Layout::
 
     <out>/<name>-<YYYYmmdd-HHMMSS>[-N]/
         config.yaml dataset.json model.json model.pt history.csv metrics.json
-        symbolic/  figures/  checkpoint.pt (interrupted runs only)
+        state.json (the run marker: :mod:`.state`)  symbolic/  figures/  checkpoint.pt (incomplete runs only)
 
 Every file is written through :mod:`kansci.atomic`, so a reader never sees a half-written file. Run names are
 sanitized to one safe path component; a run directory is reserved with an atomic ``mkdir``, so two runs started in the
@@ -30,6 +30,7 @@ import torch
 from kansci.atomic import write_bytes, write_json
 from kansci.core.model import KAN
 from kansci.errors import RunDirError
+from kansci.rundir.state import CHECKPOINT_FILE, is_complete, read_state, require_complete
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -131,21 +132,33 @@ def load_tensors(path: Path) -> Any:
                           "the file is corrupt; re-run `kansci fit`") from exc
 
 
-def resolve_run(run: str | Path, out: str | Path = "runs") -> Path:
-    """A run directory from a path, or ``latest`` = the newest complete run under ``out``."""
+def resolve_run(run: str | Path, out: str | Path = "runs", *, allow_incomplete: bool = False) -> Path:
+    """A run directory from a path, or ``latest`` = the newest complete run under ``out``. A run that is not complete
+    (still training, killed, interrupted: :mod:`.state`) is a RunDirError saying how to finish it, unless
+    ``allow_incomplete`` (``kansci show``)."""
     if str(run) == "latest":
         root = Path(out)
-        runs = [p for p in root.glob("*/model.json")] if root.is_dir() else []  # complete runs only
+        runs = [p for p in root.glob("*/model.json") if is_complete(p.parent)] if root.is_dir() else []
         if not runs:
             raise RunDirError(f"{root}: no runs found for 'latest'", "run `kansci fit DATA.csv` first, or pass a path")
         return max(runs, key=lambda p: (p.stat().st_mtime_ns, str(p))).parent
     path = Path(run)
     if not path.is_dir():
         raise RunDirError(f"{path}: run directory not found", "pass a path printed by `kansci fit`, or `latest`")
+    state = read_state(path)
+    if state.status != "unknown" and not state.complete:
+        if allow_incomplete:
+            return path
+        require_complete(path)
     if not (path / "model.json").is_file():
         raise RunDirError(f"{path}: not a kansci run directory (no model.json)",
                           "pass a folder written by `kansci fit`")
     return path
+
+
+def discard_checkpoint(run: Path) -> None:
+    """Remove a complete run's periodic ``checkpoint.pt`` (its model is saved; the checkpoint is dead weight)."""
+    (Path(run) / CHECKPOINT_FILE).unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------------------------------------------ models
