@@ -7,9 +7,13 @@ They are imported lazily, so ``kansci --version`` and ``kansci config show`` sta
 from __future__ import annotations
 
 import importlib
+from importlib import metadata as _metadata
 from typing import Any
 
-__version__ = "0.1.0"
+try:  # the version lives in one place: pyproject.toml, read back from the installed metadata
+    __version__ = _metadata.version("kansci")
+except _metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 _PUBLIC = {
     "KAN": ("kansci.core.model", "KAN"),

@@ -127,6 +127,8 @@ def pareto_figure(complexity: np.ndarray, loss: np.ndarray, labels: Sequence[str
     shown = np.where(np.isfinite(ls), np.maximum(ls, floor), np.nan)
     ax.set_yscale("log")
     ax.scatter(cx, shown, s=18, color="0.55", zorder=2, label="candidate")
+    if np.any(np.isfinite(cx)):  # whole-number complexities: never a fractional axis around a single point
+        ax.set_xlim(float(np.nanmin(cx)) - 1, float(np.nanmax(cx)) + 1)
     front = pareto_front(cx, ls)
     ax.plot(cx[front], shown[front], "-o", drawstyle="steps-post", color=SERIES_COLORS[0], lw=1.2, ms=4,
             zorder=3, label="Pareto front")
