@@ -233,6 +233,15 @@ CASES: list[Case] = [
          click=True),
     Case("cli-out-is-file", "`--out` names an existing file", fit("data.csv", "--out", "afile"), ("afile",),
          {"data.csv": GOOD, "afile": "not a folder\n"}),
+    # units (issue 13)
+    Case("units-unknown-string", "`--units` with an unknown unit string", fit("data.csv", "--units", "x=m,y=kgg,f=N"),
+         ("--units", "unknown unit 'kgg'", "did you mean 'kg'"), {"data.csv": GOOD}),
+    Case("units-row-no-column", "a units file row for a column that does not exist",
+         fit("data.csv", "--units", "units.csv"), ("units.csv", "line 5", "'q'", "not a column"),
+         {"data.csv": GOOD, "units.csv": "Variable,Units,m,s,kg\nx,Length,1,0,0\ny,Time,0,1,0\nf,Mass,0,0,1\n"
+                                          "q,Charge,0,0,0\n"}),
+    Case("units-missing-input", "units declared for some columns but not an input", fit("data.csv", "--units",
+         "x=m,f=N"), ("no units declared", "'y'"), {"data.csv": GOOD}),
     # formula strings (kansci dataset make)
     Case("formula-import", "`__import__('os').system(...)`", make("__import__('os').system('touch PWNED')"),
          ("formula", "attribute access", "column 1")),
@@ -330,7 +339,7 @@ def _param(case: Case):
 def test_corpus_is_large_and_ids_are_unique() -> None:
     kinds = {c.id.split("-")[0] for c in CASES}
     assert len(CASES) >= 30 and len({c.id for c in CASES}) == len(CASES)
-    assert kinds == {"csv", "yaml", "run", "cli", "formula"}
+    assert kinds == {"csv", "yaml", "run", "cli", "units", "formula"}
 
 
 @pytest.mark.parametrize("case", [_param(c) for c in CASES])

@@ -70,4 +70,4 @@ def test_every_small_table_runs_and_most_come_out_in_the_right_form() -> None:
     assert sum(o.right_form for o in outcomes) >= MIN_RIGHT_FORM, report(outcomes)
 
 
-MIN_RIGHT_FORM = 1  # regression guard, set from the measured count (see docs/small_tables.md)
+MIN_RIGHT_FORM = 6  # regression guard: 7/10 measured (docs/real_data.md), one of margin for time limits under load

@@ -31,7 +31,7 @@ from kansci.data import Dataset
 from kansci.errors import KansciError
 from kansci.expr.text import parse_formula
 from kansci.pipeline.candidates import score as formula_score
-from kansci.pipeline.symbolify import CLEARLY_BETTER
+from kansci.pipeline.selection import CLEARLY_BETTER
 from kansci.symbolic.exports import Formula, make_symbols
 from kansci.symbolic.formula import polish
 

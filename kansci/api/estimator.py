@@ -18,7 +18,7 @@ from kansci import rundir
 from kansci.api import candidates as cand
 from kansci.api.compat import BASES, NotFittedError, check_weights, check_x, check_xy
 from kansci.api.exports import jax_function, latex_table
-from kansci.api.settings import build_config, merge_keywords, seed_of, threads, workspace
+from kansci.api.settings import build_config, declare_units, merge_keywords, seed_of, threads, workspace
 from kansci.api.weighted import fit_weighted
 from kansci.config import Config
 from kansci.data import Dataset, dataset_from_arrays
@@ -29,7 +29,8 @@ from kansci.symbolic.exports import Formula
 __all__ = ["KANRegressor", "KANSymbolicRegressor"]
 
 _FITTED = ("model_", "dataset_", "metrics_", "history_", "run_dir_", "formula_", "symbolic_metrics_", "equations_",
-           "selected_index_", "n_features_in_", "feature_names_in_", "_candidates", "_noise_nmse")
+           "selected_index_", "n_features_in_", "feature_names_in_", "_candidates", "_noise_nmse", "units_",
+           "_units")
 
 
 class KANRegressor(*BASES):  # type: ignore[misc]
@@ -99,13 +100,16 @@ class KANRegressor(*BASES):  # type: ignore[misc]
 
     # ----------------------------------------------------------------------------------------------- fitting
     def fit(self, X: Any, y: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None,
-            target_name: str = "y") -> KANRegressor:
+            target_name: str = "y", X_units: Sequence[Any] | None = None, y_units: Any = None) -> KANRegressor:
         """Train a KAN on X (n, d) and y (n,), find formulas, and keep the candidate table.
 
         ``sample_weight`` (n,) weights the training loss of the network, the least-squares baselines, every loss
         of the table and the selection (weights that are all equal fit exactly as no weights). ``feature_names``
         name the formula's variables (default: X's string column names when valid as symbols, else x0..x{d-1});
-        ``target_name`` names its output."""
+        ``target_name`` names its output. ``X_units`` (one unit per column: a string such as ``"m/s^2"``, 1, or
+        base exponents ``{"m": 1, "s": -2}``) and ``y_units`` declare units, as ``data.units`` does: the search then
+        runs on dimensionless groups and the formula's units are checked (``units_`` holds the reduction and the
+        check; ``symbolic_metrics_["units"]`` the check)."""
         for name in _FITTED:
             self.__dict__.pop(name, None)
         X, y = check_xy(self, X, y)
@@ -118,7 +122,12 @@ class KANRegressor(*BASES):  # type: ignore[misc]
             cfg = build_config(self.config, self._first_class(), seed_of(self.random_state), out,
                                list(self.get_params(deep=False)))
             ds = self._dataset(X, y, cfg, feature_names, target_name)
+            if declare_units(cfg, ds, X_units, y_units) and weights is not None:
+                raise ValueError("X_units/y_units cannot be combined with sample_weight yet")
             result = fit_run(cfg, dataset=ds) if weights is None else fit_weighted(cfg, ds, weights)
+            plan = getattr(result, "units", None)
+            if plan is not None:
+                ds = plan.original
             sym = symbolify_run(result.run, cfg) if self.symbolify else None
             doc = structure = None
             if sym is not None:
@@ -131,7 +140,10 @@ class KANRegressor(*BASES):  # type: ignore[misc]
         self.equations_ = cand.table(found, self.selected_index_)
         self.formula_ = found[self.selected_index_].formula if self.selected_index_ is not None else None
         self.symbolic_metrics_ = sym.metrics if sym is not None else None
-        self.model_, self.dataset_ = result.model, result.dataset
+        self.model_, self.dataset_ = result.model, ds
+        self._units = plan if weights is None else None
+        self.units_ = None if plan is None else {**plan.record(), **({"check": sym.metrics.get("units")} if sym
+                                                                      else {})}
         self.metrics_, self.history_ = result.metrics, result.history
         self.run_dir_ = Path(result.run) if self.out_dir is not None else None
         return self
@@ -177,7 +189,10 @@ class KANRegressor(*BASES):  # type: ignore[misc]
         self._check_fitted()
         X = check_x(self, X)
         if index is None and self.formula_ is None:
+            red = self._units.reduction if self._units is not None else None
             with threads(self.n_jobs):
+                if red is not None:  # the network was trained on the dimensionless groups
+                    return predict(self.model_, self._units.train, red.group_values(X)) * red.prefactor_values(X)
                 return predict(self.model_, self.dataset_, X)
         return self._formula(index)(X)
 

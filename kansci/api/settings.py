@@ -135,3 +135,16 @@ def workspace(out_dir: str | os.PathLike[str] | None) -> Iterator[str]:
         return
     with tempfile.TemporaryDirectory(prefix="kansci-") as tmp:
         yield tmp
+
+
+def declare_units(cfg: Config, ds: Any, x_units: Sequence[Any] | None, y_units: Any) -> bool:
+    """``fit(X_units=..., y_units=...)`` as the config's ``data.units`` for the dataset's columns; True when units
+    are declared (by these arguments or by the config)."""
+    if x_units is None and y_units is None:
+        return cfg.data.units is not None or cfg.data.units_file is not None
+    if x_units is None or y_units is None:
+        raise ValueError("give both X_units (one unit per column of X) and y_units, or neither")
+    if isinstance(x_units, (str, bytes)) or len(x_units) != len(ds.input_names):
+        raise ValueError(f"X_units must list one unit per column of X ({len(ds.input_names)}), got {x_units!r}")
+    cfg.data.units = {**dict(zip(ds.input_names, x_units)), ds.target_name: y_units}
+    return True

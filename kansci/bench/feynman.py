@@ -48,6 +48,7 @@ class BenchTask:
     budget_s: float
     out_dir: str
     equation: FeynmanEquation | None = None
+    units: bool = False  # declare the packaged Feynman units table's units (dimensionless groups, units check)
 
     def lookup(self) -> FeynmanEquation:
         return self.equation if self.equation is not None else feynman_equation(self.eq_id)
@@ -162,6 +163,8 @@ def run_task(task: BenchTask, mark: Mark = _no_mark) -> dict[str, Any]:
     # formula instead of being killed: training gets 40% of the budget, symbolify 35%, and a quarter is left for
     # work that cannot stop at once (a training step, a sympy call, writing the run) and for scoring.
     limits = {"train.time_limit_s": 0.4 * task.budget_s, "symbolic.time_limit_s": 0.35 * task.budget_s}
+    if task.units:
+        limits["data.units_file"] = str(_units_file(task, data))
     cfg = load_config(None, flags={"output.dir": str(Path(task.out_dir)), "output.name": f"{task.eq_id}-s{task.seed}",
                                    "seed": task.seed, **limits})
     t0 = time.perf_counter()
@@ -182,6 +185,18 @@ def run_task(task: BenchTask, mark: Mark = _no_mark) -> dict[str, Any]:
         "formula": sym.formula.text, "removed_inputs": removed, "run_dir": str(fit.run),
         "primitives": [f"{e['layer']}.{e['i']}.{e['j']}={e['primitive']}" for e in edges],
     }
+
+
+def _units_file(task: BenchTask, data: TaskData) -> Path:
+    """The task's units (from the packaged Feynman table, under the dataset's possibly renamed columns) as a units
+    CSV beside its run."""
+    from kansci.pipeline.units_step import units_csv_text
+    from kansci.units import feynman_problem_units
+
+    declared = feynman_problem_units(task.lookup(), inputs=data.names, target=data.dataset.target_name)
+    path = Path(task.out_dir) / f"{task.eq_id}-s{task.seed}.units.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_text(path, units_csv_text(declared))
 
 
 def outcome_row(task: BenchTask, outcome: dict[str, Any]) -> dict[str, Any]:
@@ -233,13 +248,14 @@ def run_feynman_bench(*, ids: Sequence[str] | None = None, srbench: bool = False
                       out: Path = Path("bench/feynman"), resume: bool = False,
                       log: Callable[[str], None] = lambda s: None, command: str | None = None,
                       task_fn: Callable[[Any, Mark], dict] = run_task, score_s: float = 120.0,
-                      equations: Path | None = None) -> BenchSummary:
+                      equations: Path | None = None, units: bool = False) -> BenchSummary:
     """Run the Feynman benchmark and write ``out/results.csv``, ``out/summary.md``, ``out/bench.json`` and one run
     directory per task under ``out/runs/``, holding a lock on ``out`` meanwhile (a second benchmark on that folder is
     refused: :func:`kansci.rundir.lock.folder_lock`). ``task_fn`` replaces :func:`run_task` (tests); ``score_s``
     bounds scoring after the pipeline; ``command`` is echoed in summary.md. Seeds are ``0 .. seeds-1``. ``equations``: a
     CSV table of equations in the bundled table's layout, used instead of it (every row is checked first, and a
-    malformed one is a DataError naming its line, before anything is written). Each progress line on ``log``
+    malformed one is a DataError naming its line, before anything is written). ``units``: declare each equation's
+    units from the packaged Feynman units table (the search runs on dimensionless groups). Each progress line on ``log``
     (``[k/N] ...``) carries an estimate of the time left (``eta 3m10s``)."""
     if seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}", "pass e.g. --seeds 1")
@@ -247,6 +263,9 @@ def run_feynman_bench(*, ids: Sequence[str] | None = None, srbench: bool = False
         raise ConfigError(f"--budget-s must be > 0, got {budget_s}", "pass e.g. --budget-s 60")
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}", "pass e.g. --workers 4")
+    if units and equations is not None:
+        raise ConfigError("--units declares units from the packaged Feynman table, which does not cover --equations",
+                          "drop --units, or --equations")
     table = load_equations(equations) if equations is not None else None
     eqs = select_equations(ids, srbench, limit, table)
     out = Path(out).resolve()  # absolute: task processes (maybe on Dask workers) write their runs below it
@@ -254,6 +273,8 @@ def run_feynman_bench(*, ids: Sequence[str] | None = None, srbench: bool = False
                                 "budget_s": float(budget_s)}
     if equations is not None:
         settings.update(equations=str(equations), equations_sha256=report.file_sha256(Path(equations)))
+    if units:
+        settings["units"] = True
     if eqs:
         task_data(eqs[0], 0, n_train, n_test, noise)  # checks sizes and noise before any process starts
     out.mkdir(parents=True, exist_ok=True)
@@ -273,7 +294,7 @@ def _run_locked(out: Path, settings: dict[str, Any], resume: bool, eqs: list[Fey
     keys = [(eq.id, s) for eq in eqs for s in range(seeds)]
     by_id = {eq.id: eq for eq in eqs} if table is not None else {}
     tasks = [BenchTask(i, s, float(noise), int(n_train), int(n_test), float(budget_s), str(out / "runs"),
-                       by_id.get(i)) for i, s in keys if (i, s) not in done]
+                       by_id.get(i), bool(settings.get("units"))) for i, s in keys if (i, s) not in done]
     log(f"feynman: {len(keys)} tasks, {len(keys) - len(tasks)} already done, {len(tasks)} to run")
     call = functools.partial(supervise, task_fn, limits=Limits(budget_s=budget_s, score_s=score_s))
     with make_executor(workers, scheduler) as executor:

@@ -34,6 +34,8 @@ PUBLISHED: dict[float, list[tuple[str, float]]] = {
           ("DSR", 19.7), ("Operon", 16.6), ("gplearn", 16.3)],
     0.01: [("gplearn", 13.2), ("DSR", 8.4), ("AFP", 7.1), ("AI Feynman", 0.0)],
 }
+#: Published methods that were given the variables' units (AI Feynman's dimensional analysis); the others were not.
+PUBLISHED_UNITS = frozenset({"AI Feynman"})
 
 
 def _cell(value: Any) -> str:
@@ -173,11 +175,13 @@ def _published_lines(strict: int, robust: int, n: int, noise: float, settings: M
              f"**Published figures** ({PUBLISHED_NOTE}).", ""]
     if pub_noise != noise:
         lines += [f"(This run used noise {noise:g}; the nearest published noise level is shown.)", ""]
-    lines += ["| method | symbolic solution rate | source |", "|---|---|---|",
+    ours = "yes" if settings.get("units") else "no"
+    lines += ["| method | symbolic solution rate | source | units used |", "|---|---|---|---|",
               f"| **kansci (strict)** | **{_pct(strict, n)}** | measured here, "
-              f"{settings.get('budget_s'):g} s per task |",
-              f"| kansci (robust) | {_pct(robust, n)} | measured here |"]
-    return lines + [f"| {name} | {rate:.1f}% | published |" for name, rate in PUBLISHED[pub_noise]]
+              f"{settings.get('budget_s'):g} s per task | {ours} |",
+              f"| kansci (robust) | {_pct(robust, n)} | measured here | {ours} |"]
+    return lines + [f"| {name} | {rate:.1f}% | published | {'yes' if name in PUBLISHED_UNITS else 'no'} |"
+                    for name, rate in PUBLISHED[pub_noise]]
 
 
 def summary_markdown(rows: Sequence[Mapping[str, Any]], settings: Mapping[str, Any], command: str | None = None
@@ -197,7 +201,10 @@ def summary_markdown(rows: Sequence[Mapping[str, Any]], settings: Mapping[str, A
         lines += ["Command: `" + command + "`", ""]
     lines += [f"{len(eqs)} equations × {n // max(len(eqs), 1) if eqs else 0} seed(s) = {n} tasks; noise {noise:g}; "
               f"n_train {settings.get('n_train')}, n_test {settings.get('n_test')}; "
-              f"budget {settings.get('budget_s'):g} s per task (pipeline), default discovery pipeline.", ""]
+              f"budget {settings.get('budget_s'):g} s per task (pipeline), default discovery pipeline.", "",
+              "Units: " + ("declared from the packaged Feynman units table (`--units`): the search runs on "
+                           "dimensionless groups and every formula's units are checked." if settings.get("units")
+                           else "not used (no dimensional analysis)."), ""]
     lines += ["| measure | kansci (this run) |", "|---|---|",
               f"| symbolic solution, strict (SRBench rule) | {_pct(strict, n)} |",
               f"| symbolic solution, robust (numeric check) | {_pct(robust, n)} |",

@@ -32,6 +32,9 @@ def feynman(
     resume: Annotated[bool, typer.Option(help="skip tasks already in results.csv")] = False,
     equations: Annotated[Path | None, typer.Option(
         help="your own table of equations (CSV in the layout of the bundled Feynman table) instead of it")] = None,
+    units: Annotated[bool, typer.Option(
+        "--units", help="declare each variable's units (packaged Feynman units table): search dimensionless groups")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Run the Feynman suite (or your own --equations table) with the default discovery pipeline and score it the
@@ -42,7 +45,7 @@ def feynman(
         ids=[s.strip() for s in ids.split(",") if s.strip()] if ids else None, srbench=srbench, limit=limit,
         noise=noise, seeds=seeds, n_train=n_train, n_test=n_test, budget_s=budget_s, workers=workers,
         scheduler=scheduler, out=out, resume=resume, log=render.err,
-        command=" ".join(["kansci", *map(shlex.quote, sys.argv[1:])]), equations=equations,
+        command=" ".join(["kansci", *map(shlex.quote, sys.argv[1:])]), equations=equations, units=units,
     )
     if json_out:
         render.out_json(jsondoc.bench_doc(summary))

@@ -41,10 +41,12 @@ def formula_fields(formula: Any) -> dict[str, Any]:
 
 
 def symbolify_doc(run: Path, formula: Any, metrics: Mapping[str, Any], files: Sequence[Path]) -> dict[str, Any]:
-    """``kansci symbolify --json``: the formula, how it was found, its metrics (``symbolic/metrics.json``) and the
-    files written."""
+    """``kansci symbolify --json``: the formula, how it was found, its constants with their uncertainties, its metrics
+    (``symbolic/metrics.json``) and the files written."""
     return envelope("symbolify", run=str(run), formula=formula_fields(formula), found_by=metrics.get("found_by"),
                     decomposition=list(metrics.get("decomposition") or []), warning=metrics.get("warning"),
+                    constants=list(metrics.get("constants") or []),
+                    formula_with_uncertainties=metrics.get("formula_with_uncertainties"),
                     metrics=dict(metrics), files=[str(f) for f in files])
 
 
@@ -87,6 +89,7 @@ def _saved_formula(sym: Path) -> dict[str, Any] | None:
         saved = {"target": target, "text": text}
     return {"target": saved.get("target"), "text": saved.get("text"), "latex": saved.get("latex"),
             "inputs": saved.get("inputs"), "complexity": saved.get("complexity"),
+            "constants": saved.get("constants"), "with_uncertainties": saved.get("with_uncertainties"),
             "metrics": _read(sym / "metrics.json") or {}}
 
 

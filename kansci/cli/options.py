@@ -53,6 +53,23 @@ def width_spec(text: str | None) -> str | list[Any] | None:
     return json_list(text, "--width", "2,5,1 or '[2,[5,2],1]' or auto")
 
 
+UnitsOpt = Annotated[str | None, typer.Option(
+    "--units", help="units of the columns: a units CSV (Variable,Units,m,s,kg,...) or F=N,m=kg,a=m/s^2")]
+
+
+def units_flags(value: str | None) -> dict[str, Any]:
+    """``--units VALUE`` as config flags (``data.units_file`` for a CSV, ``data.units`` for the inline form),
+    checked at once: an unknown unit or a bad units file is reported with ``--units`` or the file's line."""
+    if value is None:
+        return {}
+    from kansci.units import parse_units_option
+
+    parse_units_option(value)
+    if Path(value).is_file() or "=" not in value:
+        return {"data.units_file": str(Path(value).expanduser().resolve())}
+    return {"data.units": value}
+
+
 def check_library(cfg: Config) -> None:
     """Unknown primitive names and bad custom primitives are config errors, found before any training."""
     from kansci.symbolic.primitives import build_library

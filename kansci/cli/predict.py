@@ -72,6 +72,13 @@ def predict_rows(run: Path, data: Path, using: str) -> Prediction:
     from kansci.data.table import check_columns, parse_table
 
     meta = rundir.read_json(run, "dataset.json")
+    if (run / "units.json").is_file():  # a units-reduced run: the network saw π groups, the formula the columns
+        original = rundir.read_json(run, "units.json").get("original_dataset")
+        if isinstance(original, dict):
+            if using == "model":
+                raise RunDirError(f"{run}: the network of this run was trained on dimensionless groups, not on the "
+                                  "table's columns", "predict with the formula (the default), which uses the columns")
+            meta = original
     inputs, target = meta.get("inputs"), meta.get("target")
     if not isinstance(inputs, list) or not isinstance(target, str):
         raise RunDirError(f"{run / 'dataset.json'}: no 'inputs' list or 'target' name", "re-run `kansci fit`")

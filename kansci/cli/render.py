@@ -16,8 +16,8 @@ from typing import Any
 
 from kansci.errors import ConfigError, KansciError
 
-__all__ = ["out", "err", "out_json", "format_error", "FitProgress", "metrics_lines", "print_fit", "print_symbolify",
-           "print_run_summary", "table_lines"]
+__all__ = ["out", "err", "out_json", "format_error", "FitProgress", "constant_lines", "metrics_lines", "print_fit",
+           "print_symbolify", "print_run_summary", "table_lines"]
 
 
 def out(text: str = "") -> None:
@@ -153,12 +153,33 @@ def print_fit(run: Path, metrics: Mapping[str, Any]) -> None:
         out(line)
 
 
+def constant_lines(metrics: Mapping[str, Any]) -> list[str]:
+    """The formula with value(±stderr) for each fitted constant, the fitted constants as ``value ± stderr``, and the
+    snapped ones with the exact value they became, from ``metrics`` (``formula_with_uncertainties``, ``constants``);
+    no lines when the metrics have none (a run symbolified by an older kansci)."""
+    constants = [c for c in metrics.get("constants") or [] if isinstance(c, Mapping)]
+    fitted = [str(c.get("text", "")) for c in constants if not c.get("snapped")]
+    snapped = [str(c.get("text", "")) for c in constants if c.get("snapped")]
+    lines = []
+    if fitted and metrics.get("formula_with_uncertainties"):
+        lines.append(f"with uncertainties: {metrics['formula_with_uncertainties']}")
+    if fitted:
+        lines.append(f"constants: {', '.join(fitted)}")
+    if snapped:
+        lines.append(f"snapped to exact values: {', '.join(snapped)}")
+    return lines
+
+
 def print_symbolify(formula_text: str, metrics: Mapping[str, Any], files: Sequence[Path] = ()) -> None:
     out(f"formula: {formula_text}")
+    for line in constant_lines(metrics):
+        out(line)
     if metrics.get("found_by"):
         out(f"found by: {metrics['found_by']}")
     for line in metrics.get("decomposition") or []:
         out(f"  {line}")
+    for line in units_lines(metrics):
+        out(line)
     out("formula vs data:")
     for line in metrics_lines(metrics, "formula_"):
         out(line)
@@ -175,6 +196,15 @@ def print_symbolify(formula_text: str, metrics: Mapping[str, Any], files: Sequen
         out("files:")
         for f in files:
             out(f"  {f}")
+
+
+def units_lines(metrics: Mapping[str, Any]) -> list[str]:
+    """The formula's units check, after the reduced form it was searched in (``units: F = ... · Φ(...)``)."""
+    units = metrics.get("units")
+    if not isinstance(units, Mapping):
+        return []
+    lines = [f"units: {units['reduced_form']}"] if units.get("reduced_form") else []
+    return lines + [str(units.get("message", ""))]
 
 
 def table_lines(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:

@@ -20,10 +20,12 @@ from kansci.cli.options import (
     JsonOpt,
     RunArg,
     SetOpt,
+    UnitsOpt,
     check_library,
     json_list,
     name_list,
     run_config,
+    units_flags,
     width_spec,
 )
 from kansci.cli.predict import predict
@@ -45,6 +47,7 @@ def fit(
     out: Annotated[Path | None, typer.Option(help=f"folder for run directories (default: {DEFAULT_RUNS}/)")] = None,
     name: Annotated[str | None, typer.Option(help="run name (default: the data file's stem)")] = None,
     test_frac: Annotated[float | None, typer.Option(help="fraction of rows held out for testing")] = None,
+    units: UnitsOpt = None,
     config: ConfigOpt = None,
     sets: SetOpt = None,
     resume: Annotated[Path | None, typer.Option(
@@ -57,7 +60,7 @@ def fit(
     flags = {"data.path": data, "data.target": target, "data.inputs": name_list(inputs, "--inputs"),
              "model.width": width_spec(width), "train.grids": json_list(grids, "--grids", "3,5,10"),
              "train.steps": steps, "train.lamb": lamb, "seed": seed, "model.device": device, "output.dir": out,
-             "output.name": name, "data.test_frac": test_frac}
+             "output.name": name, "data.test_frac": test_frac, **units_flags(units)}
     if resume is not None:
         changed = [k for k, v in flags.items() if v is not None and k not in ("output.dir", "output.name")]
         if changed or config is not None or sets:
@@ -72,9 +75,11 @@ def fit(
     else:
         cfg = load_config(config, overrides=sets or [], flags=flags, extra_validators=[check_library])
     stop = pipeline.StopRequest()
+    dataset = None if resume is not None else pipeline.load_data(cfg, progress=_ReadProgress(cfg))
     with render.FitProgress() as progress, _interruptible(stop, progress.log):
         try:
-            result = pipeline.fit_run(cfg, progress=progress, log=progress.log, stop=stop, resume=resume)
+            result = pipeline.fit_run(cfg, progress=progress, log=progress.log, stop=stop, resume=resume,
+                                      dataset=dataset)
         except pipeline.FitInterrupted as exc:
             if json_out:
                 render.out_json(jsondoc.fit_interrupted_doc(exc.run))
@@ -89,6 +94,24 @@ def fit(
     if stop.requested:  # Ctrl-C after the last step, while the run directory was written: it is complete
         render.err(f"error: interrupted after training; the run directory is complete: {result.run}")
         raise typer.Exit(130)
+
+
+class _ReadProgress:
+    """Reading progress on stderr for a data file above :attr:`MIN_BYTES`: a line at every tenth of the file."""
+
+    MIN_BYTES = 4_000_000
+
+    def __init__(self, cfg: Config) -> None:
+        self.name = Path(str(cfg.data.path)).name if cfg.data.path else "data"
+        self.shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if total < self.MIN_BYTES:
+            return
+        tenth = 10 * done // max(total, 1)
+        if tenth > self.shown:
+            self.shown = tenth
+            render.err(f"reading {self.name}: {10 * tenth}% ({done / 1e6:.0f} of {total / 1e6:.0f} MB)")
 
 
 @contextlib.contextmanager
@@ -223,11 +246,12 @@ def run_all(
     name: Annotated[str | None, typer.Option(help="run name")] = None,
     seed: Annotated[int | None, typer.Option(help="run seed")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda")] = None,
+    units: UnitsOpt = None,
 ) -> None:
     """fit -> symbolify -> plot with one config; prints the formula, the metrics and the run path."""
     from kansci import pipeline
 
-    flags = {"output.dir": out, "output.name": name, "seed": seed, "model.device": device}
+    flags = {"output.dir": out, "output.name": name, "seed": seed, "model.device": device, **units_flags(units)}
     cfg = load_config(config, overrides=sets or [], flags=flags, extra_validators=[check_library])
     with render.FitProgress() as progress:
         fitted = pipeline.fit_run(cfg, progress=progress, log=progress.log)

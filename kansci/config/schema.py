@@ -90,6 +90,13 @@ class DataConfig(Section):
         description="input/target scaling: auto, standard (z-score) or none")
     denoise: bool = Field(False,
         description="smooth the training targets with a Gaussian process before the search (needs scikit-learn)")
+    units: dict[NonEmptyStr, Any] | str | None = Field(None,
+        description="units of the columns, {column: unit}: a unit string (N, m/s^2, dimensionless; needs pint), 1, "
+                    "or base exponents {m: 1, s: -2}; or the inline text F=N,m=kg,a=m/s^2. With units the search "
+                    "runs on dimensionless groups and every formula's units are checked")
+    units_file: str | None = Field(None, min_length=1,
+        description="units CSV in the AI Feynman layout (Variable,Units,m,s,kg,T,V: one row per column, one "
+                    "exponent per base dimension); a relative path resolves against this config file's folder")
 
     @field_validator("sep")
     @classmethod
@@ -180,7 +187,9 @@ class TrainConfig(Section):
     update_grid: bool = Field(True, description="move grid knots to follow the training inputs during a stage")
     grid_update_every: int = Field(20, ge=1, description="steps between grid updates, >= 1")
     stop_grid_update_step: NonNegInt = Field(50, description="no grid updates after this step of a stage")
-    batch_size: int | None = Field(None, ge=1, description="rows per optimizer step; null = full batch")
+    batch_size: int | None = Field(None, ge=1,
+        description="rows per optimizer step; null = automatic: full batch up to 50000 fit rows, above that a "
+                    "seeded minibatch of 20000 rows per step")
     patience: NonNegInt = Field(10,
         description="early stopping: steps without a min_delta relative improvement of the validation loss; with "
                     "LBFGS, stages before the last also stop once converged; 0 = off (fixed schedule)")

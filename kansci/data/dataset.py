@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,18 @@ class Dataset:
     def y_test_norm(self) -> np.ndarray:  # (n_test,)
         return self.y_norm.apply(self.y_test)
 
+    def train_rows_norm(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Normalized training rows ``train_idx[idx]``: (X (k, d), y (k,)), new arrays normalized in place (the same
+        values as ``X_train_norm[idx]``, without copies of every training row)."""
+        X, y = self._data()
+        rows = self.train_idx[idx]
+        xs, ys = np.array(X[rows], dtype=np.float64), np.array(y[rows], dtype=np.float64)
+        xs -= self.x_norm.shift
+        xs /= self.x_norm.scale
+        ys -= self.y_norm.shift
+        ys /= self.y_norm.scale
+        return xs, ys
+
     def to_json(self) -> dict[str, Any]:
         """JSON-ready metadata for ``dataset.json`` (no data values; floats round-trip exactly through json)."""
         return {
@@ -161,14 +173,16 @@ def _n_test(n: int, test_frac: float, where: str) -> int:
 
 def load_dataset(path: str | Path, *, target: str | None = None, inputs: Sequence[str] | None = None,
                  test_frac: float = 0.2, split_seed: int = 0, normalize: str = "auto",
-                 min_rows: int = 5, sep: str = "auto") -> Dataset:
+                 min_rows: int = 5, sep: str = "auto",
+                 progress: Callable[[int, int], None] | None = None) -> Dataset:
     """Read a table (CSV, TSV, parquet, or ``-`` for standard input; see :mod:`kansci.data.table`) into a Dataset.
     ``target`` defaults to the last column, ``inputs`` to all other columns (a string is read as a comma-separated
     list). ``sep``: the separator of a text table, or ``"auto"``. Only the chosen columns need valid names and finite
-    numbers; the file's structure (encoding, header, field counts) is always checked."""
+    numbers; the file's structure (encoding, header, field counts) is always checked. ``progress(bytes_done,
+    bytes_total)`` is called while the file is read (see :func:`kansci.data.table.parse_table`)."""
     check_policy(normalize)
     _check_test_frac(test_frac)  # fails before the file is read
-    table = parse_table(path, sep)
+    table = parse_table(path, sep, progress=progress)
     where, header = table.path, table.header
     if target is None:
         target = header[-1]
@@ -200,7 +214,10 @@ def load_dataset(path: str | Path, *, target: str | None = None, inputs: Sequenc
     if n < min_rows:
         raise DataError(f"{where} has {n} data row{'s' if n != 1 else ''}; at least {min_rows} are needed",
                         "add more rows: kansci needs enough rows for a train, validation and test split", path=where)
-    X, y = table.values[:, cols[:-1]], table.values[:, cols[-1]]
+    d = len(cols) - 1  # inputs in file order: X is a view of the table, not a copy (y always is a view)
+    X = table.values[:, cols[0]:cols[0] + d] if cols[:-1] == list(range(cols[0], cols[0] + d)) \
+        else table.values[:, cols[:-1]]
+    y = table.values[:, cols[-1]]
     return _build(X, y, inputs, target, where, test_frac, split_seed, normalize, where, table.sha256)
 
 

@@ -64,11 +64,13 @@ class Engine:
     per expression node used to rank candidates."""
 
     def __init__(self, *, tol: float, accept: float, deadline: float | None, noise: float = 0.0,
-                 weight: float = 0.05, log: Callable[[str], None] = lambda _: None, seed: int = 0) -> None:
+                 weight: float = 0.05, log: Callable[[str], None] = lambda _: None, seed: int = 0,
+                 leaf_results: int = 3) -> None:
         self.tol, self.accept, self.deadline, self.weight, self.log = tol, accept, deadline, weight, log
         self.noise = noise  # RMS error of one surrogate value, in units of the target
         self.decisions = structure.DecisionLog()
         self.rng = np.random.default_rng(seed)
+        self.leaf_results = leaf_results  # candidates kept per leaf search (more where the caller decides by CV)
         self._on_surrogate = 0  # > 0 while solving a sub-problem whose targets are surrogate values, not data
 
     # ------------------------------------------------------------------------------------------------ entry point
@@ -120,7 +122,7 @@ class Engine:
             return out
         transforms = candidate_transforms(y) if np.all(np.isfinite(y)) else []
         for t in [TargetTransform(), *transforms]:
-            if done(out) or (out and expired(self.deadline)):
+            if (done(out) and t.name != "y") or (out and expired(self.deadline)):
                 break
             out += self._leaves(X, y, symbols, t, accept)
         return out
@@ -134,7 +136,8 @@ class Engine:
         target = t.forward(y)
         out = []
         floor = accept if t.name == "y" else 0.0
-        for leaf in search_leaf(X, target, symbols, deadline=budget, weight=self.weight, max_results=3, floor=floor):
+        for leaf in search_leaf(X, target, symbols, deadline=budget, weight=self.weight,
+                                max_results=self.leaf_results, floor=floor):
             expr = t.sympy_inverse(leaf.expr)
             nmse = leaf.nmse if t.name == "y" else nmse_of(y, to_numpy(expr, symbols)(X))
             how = f"leaf {leaf.shape}" + ("" if t.name == "y" else f" of {t.name}")

@@ -48,15 +48,16 @@ def split_seed(cfg: Config) -> int:
     return cfg.data.split_seed if cfg.data.split_seed is not None else (cfg.seed * 7919 + 17) % (2**31)
 
 
-def load_data(cfg: Config) -> Dataset:
-    """The configured dataset. A data error about a key that a config file set names that file, line and key."""
+def load_data(cfg: Config, progress: Callable[[int, int], None] | None = None) -> Dataset:
+    """The configured dataset. A data error about a key that a config file set names that file, line and key.
+    ``progress(bytes_done, bytes_total)`` is called while the file is read."""
     path = resolve_data_path(cfg)
     if path is None:
         raise ConfigError("no data file given", "pass DATA.csv, or set data.path in the config", key="data.path")
     try:
         ds = load_dataset(
             path, target=cfg.data.target, inputs=cfg.data.inputs, test_frac=cfg.data.test_frac,
-            split_seed=split_seed(cfg), normalize=cfg.data.normalize, sep=cfg.data.sep,
+            split_seed=split_seed(cfg), normalize=cfg.data.normalize, sep=cfg.data.sep, progress=progress,
         )
     except DataError as exc:
         raise _located(cfg, _data_key(cfg, exc), exc) from None
@@ -96,8 +97,7 @@ def model_dtype(cfg: Config) -> torch.dtype:
 def train_tensors(ds: Dataset, seed: int, dtype: torch.dtype, device: torch.device) -> TrainData:
     """Normalized train rows split again into fit and validation parts (20%, seeded) for early stopping and
     architecture choice; the test rows are never used for any decision."""
-    X, y = ds.X_train_norm, ds.y_train_norm
-    n = X.shape[0]
+    n = len(ds.train_idx)
     perm = np.random.default_rng(seed + 1).permutation(n)
     n_val = max(1, int(round(0.2 * n)))
     val, fit = np.sort(perm[:n_val]), np.sort(perm[n_val:])
@@ -105,14 +105,22 @@ def train_tensors(ds: Dataset, seed: int, dtype: torch.dtype, device: torch.devi
     def t(a: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)
 
-    return TrainData(t(X[fit]), t(y[fit])[:, None], t(X[val]), t(y[val])[:, None])
+    (xf, yf), (xv, yv) = ds.train_rows_norm(fit), ds.train_rows_norm(val)  # one copy of each part, no more
+    return TrainData(t(xf), t(yf)[:, None], t(xv), t(yv)[:, None])
+
+
+#: Rows per chunk when a model is evaluated on many rows (bounds the memory of the per-edge activations).
+PREDICT_CHUNK = 32_768
 
 
 def predict(model: KAN, ds: Dataset, X: np.ndarray) -> np.ndarray:
-    """Model prediction in ORIGINAL units for X (n, d) in original units -> (n,)."""
-    xn = torch.as_tensor(ds.x_norm.apply(X), dtype=model.dtype, device=model.device)
+    """Model prediction in ORIGINAL units for X (n, d) in original units -> (n,), in chunks of
+    :data:`PREDICT_CHUNK` rows."""
+    out = np.empty(X.shape[0])
     with torch.no_grad():
-        out = model(xn)[:, 0].double().cpu().numpy()
+        for s in range(0, X.shape[0], PREDICT_CHUNK):
+            xn = torch.as_tensor(ds.x_norm.apply(X[s:s + PREDICT_CHUNK]), dtype=model.dtype, device=model.device)
+            out[s:s + PREDICT_CHUNK] = model(xn)[:, 0].double().cpu().numpy()
     return ds.y_norm.undo(out[:, None])[:, 0]
 
 

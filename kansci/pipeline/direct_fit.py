@@ -4,6 +4,10 @@ assignments into snapped candidate formulas (the KAN's own route to a formula, e
 A mimic (tanh's tail standing in for exp) can beat the true primitive on a short fine-tune, but not once snapping
 makes the true one exact, so several assignments are carried to the formula level: the best few by validation
 score within 100x of the best NMSE, and always the simplest one.
+
+On large data the whole route (attribution, the prune re-fit, the edge fits and their fine-tuning) works on seeded
+subsamples of at most :data:`SYMBOLIC_ROWS` fit and validation rows (:func:`symbolic_rows`), so its cost does not
+grow with rows; the finished candidates are scored on every training row (:mod:`.candidates`).
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from kansci.symbolic.formula import assemble
 from kansci.symbolic.primitives import Primitive
 from kansci.symbolic.select import finetune_symbolic, symbolize_edges
 from kansci.train.loop import TrainData, mse, train_stage
+from kansci.train.rows import seeded_rows, take
 
 __all__ = ["DirectFit", "FORMULA_CANDIDATES", "apply_assignment", "direct_fit", "raw_formula"]
 
@@ -45,6 +50,22 @@ class DirectFit:
     front: list[dict[str, Any]]
     report: PruneReport | None = None
     best: dict[str, Any] | None = field(default=None)
+
+
+#: The direct fit reads at most this many fit rows (and as many validation rows): a seeded subsample above that.
+SYMBOLIC_ROWS = 20_000
+
+
+def symbolic_rows(data: TrainData, seed: int) -> TrainData:
+    """``data`` with at most :data:`SYMBOLIC_ROWS` seeded fit and validation rows (``data`` itself when small)."""
+    fit_rows = seeded_rows(data.x_train.shape[0], SYMBOLIC_ROWS, seed + 21)
+    val_rows = seeded_rows(data.x_val.shape[0], SYMBOLIC_ROWS, seed + 22)
+    if fit_rows is None and val_rows is None:
+        return data
+    x, y, w = (take(t, fit_rows) for t in (data.x_train, data.y_train, data.w_train))
+    xv, yv, wv = (take(t, val_rows) for t in (data.x_val, data.y_val, data.w_val))
+    assert x is not None and y is not None and xv is not None and yv is not None
+    return TrainData(x, y, xv, yv, w, wv)
 
 
 def prune(model: KAN, data: TrainData, cfg: Config, names: Sequence[str], log: Log,
@@ -69,6 +90,13 @@ def prune(model: KAN, data: TrainData, cfg: Config, names: Sequence[str], log: L
     return report, attribution(model, data.x_train)
 
 
+def _network_nmse(model: KAN, data: TrainData) -> float:
+    """The trained network's validation NMSE: an upper bound of the noise's share of the validation error."""
+    with torch.no_grad():
+        err = float(torch.mean((model(data.x_val) - data.y_val) ** 2))
+    return err / max(float(torch.var(data.y_val, unbiased=False)), 1e-300)
+
+
 def apply_assignment(model: KAN, entry: dict[str, Any], library: dict[str, Primitive]) -> None:
     """Set the primitives of one whole-network assignment and its fine-tuned constants."""
     for (l, i, j), name in zip(entry["edges"], entry["primitives"]):
@@ -86,11 +114,13 @@ def direct_fit(model: KAN, data: TrainData, ds: Dataset, cfg: Config, library: d
                symbols: list[sympy.Symbol], deadline: float | None, log: Log) -> DirectFit:
     """Prune, symbolize every edge, and finish the shortlisted assignments into candidates (see module doc)."""
     sym = cfg.symbolic
+    data = symbolic_rows(data, cfg.seed)
+    noise_nmse = _network_nmse(model, data)
     report, attr = prune(model, data, cfg, ds.input_names, log, deadline)
     choices, table, front = symbolize_edges(
         model, data.x_train, data.y_train, data.x_val, data.y_val, library, attr.edges,
         r2_min=sym.r2_min, complexity_weight=sym.complexity_weight, top_k=sym.top_k,
-        finetune_steps=sym.finetune_steps, log=log, deadline=deadline,
+        finetune_steps=sym.finetune_steps, log=log, deadline=deadline, noise_nmse=noise_nmse,
     )
     numeric = model.numeric_edges()
     if numeric:

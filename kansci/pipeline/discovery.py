@@ -25,6 +25,7 @@ from kansci.discover.engine import Engine
 from kansci.discover.structure import calibrated_tolerance
 from kansci.discover.surrogate import from_kan
 from kansci.pipeline.candidates import finish
+from kansci.pipeline.selection import SMALL_TABLE
 from kansci.train.loop import TrainData
 
 __all__ = ["ACCEPT_FACTOR", "ACCEPT_FLOOR", "Discovery", "describe", "discover", "network_nmse"]
@@ -32,6 +33,7 @@ __all__ = ["ACCEPT_FACTOR", "ACCEPT_FLOOR", "Discovery", "describe", "discover",
 ACCEPT_FLOOR = 1e-12
 MAX_ROWS = 2000  # rows of the training data the engine works on (seeded subsample)
 FINISHED = 3  # engine candidates carried to the formula level
+FINISHED_SMALL = 8  # ... on a small table, where cross-validation, not the surrogate, decides among them
 
 
 @dataclass
@@ -64,13 +66,15 @@ def discover(model: KAN, data: TrainData, ds: Dataset, cfg: Config, symbols: lis
         rows = np.sort(np.random.default_rng(cfg.seed).choice(X.shape[0], MAX_ROWS, replace=False))
         X, y = X[rows], y[rows]
     noise = float(np.sqrt(val_nmse) * np.std(y))  # RMS error of one network value, in the target's units
+    small = X.shape[0] < SMALL_TABLE
     engine = Engine(tol=tol, accept=accept, deadline=deadline, noise=noise, seed=cfg.seed,
-                    log=lambda s: log(f"structure: {s}"))
+                    log=lambda s: log(f"structure: {s}"), leaf_results=FINISHED_SMALL if small else 3)
     found = engine.solve(X, y, symbols, f)
     out = Discovery(record={"network_val_nmse": val_nmse, "network_noise_rms": noise, "tolerance": tol,
                             "accept_nmse": accept,
                             "decisions": engine.decisions.to_json()})
-    for c in found[:FINISHED]:
+    keep = FINISHED_SMALL if small else FINISHED
+    for c in found[:keep]:
         done = finish(c.expr, ds, symbols, cfg, deadline)
         done.update(how=c.how, tree=c.tree)
         out.candidates.append(done)

@@ -19,6 +19,7 @@ from kansci.core.model import KAN, choose_device
 from kansci.data import Dataset
 from kansci.data.source import STDIN
 from kansci.errors import FitError, KansciError
+from kansci.pipeline import units_step
 from kansci.pipeline.common import (
     Log,
     build_model,
@@ -51,6 +52,7 @@ class FitResult:
     history: History
     metrics: dict[str, Any]
     search: list[dict[str, Any]] = field(default_factory=list)
+    units: units_step.UnitsPlan | None = None  # declared units; with a reduction, ``dataset`` is the reduced problem
 
 
 class FitInterrupted(Exception):
@@ -138,13 +140,15 @@ def fit_run(
         ds = load_run_data(resume)
     else:
         ds = dataset if dataset is not None else load_data(cfg)
+    units = units_step.plan_units(cfg, ds, log) if resume is None else None  # bad units leave no run behind
+    ds = units.train if units is not None else ds  # the reduced problem when the units allow one
     rundir.check_out_dir(cfg.output.dir)
     check_width(cfg, ds)
     device, why = choose_device(cfg.model.device, ds.n_rows)
     log(f"device: {device} ({why})")
     torch.manual_seed(cfg.seed)
     data = train_tensors(ds, cfg.seed, model_dtype(cfg), device)
-    run = _start_run(cfg, ds, resume)
+    run = _start_run(cfg, ds, resume, units)
     t0 = time.perf_counter()
     saver = _Checkpoints(run, checkpoint_every_s(cfg), stop, progress)
     try:
@@ -181,7 +185,7 @@ def fit_run(
         _abandon(run, saver, exc)
         raise
     rundir.discard_checkpoint(run)
-    return FitResult(run, model, ds, history, metrics, table)
+    return FitResult(run, model, ds, history, metrics, table, units)
 
 
 def _train(cfg: Config, data: TrainData, device: torch.device, saver: _Checkpoints, checkpoint: dict[str, Any] | None,
@@ -216,7 +220,7 @@ def _train(cfg: Config, data: TrainData, device: torch.device, saver: _Checkpoin
             checkpoint = exc.checkpoint
 
 
-def _start_run(cfg: Config, ds: Dataset, parent: Path | None) -> Path:
+def _start_run(cfg: Config, ds: Dataset, parent: Path | None, units: units_step.UnitsPlan | None = None) -> Path:
     """A new run directory holding the config and data, marked ``running``; removed again if that fails."""
     run = rundir.new_run_dir(cfg.output.dir, _run_name(cfg, ds))
     try:
@@ -225,6 +229,7 @@ def _start_run(cfg: Config, ds: Dataset, parent: Path | None) -> Path:
         write_config(run, cfg)
         rundir.write_json(run / "dataset.json", ds.to_json())
         rundir.save_arrays(run / "data.npz", X=ds.X, y=ds.y)
+        units_step.write_units(run, units, parent)
     except BaseException:
         rundir.remove_run_dir(run)
         raise

@@ -28,6 +28,8 @@ from kansci.metrics import regression_metrics
 from kansci.pipeline.common import cpu_threads_for, load_model, load_run_data, predict, train_tensors
 from kansci.pipeline.direct_fit import direct_fit, unsnapped_pareto, use
 from kansci.pipeline.discovery import describe, discover
+from kansci.pipeline.selection import SMALL_TABLE, choose, estimate_noise, with_unsnapped
+from kansci.pipeline.units_step import RunUnits, load_units
 from kansci.prune import PruneReport
 from kansci.symbolic.exports import Formula, make_symbols
 from kansci.symbolic.primitives import Primitive, build_library
@@ -50,13 +52,13 @@ def symbolify_run(run: Path, cfg: Config, *, log: Callable[[str], None] = lambda
     library = build_library(cfg.symbolic.lib, [c.model_dump(exclude_none=True) for c in cfg.symbolic.custom])
     ds = load_run_data(run)
     device = resolve_device(cfg.model.device, ds.n_rows)
+    units = load_units(run)  # declared units; with a reduction, ds is the reduced problem and Φ is searched
     with cpu_threads_for(ds.n_rows, device):
-        return _symbolify(run, cfg, ds, device, library, log)
+        return _symbolify(run, cfg, ds, device, library, log, units)
 
 
 DISCOVERY_SHARE = 0.5  # of symbolify's time limit, for the structure-first search
 DISCOVERY_DEFAULT_S = 30.0  # its own limit when symbolify has none
-CLEARLY_BETTER = 100.0  # a candidate this much more accurate (NMSE) than another rules the other out
 MUCH_WORSE = 10.0  # a formula whose test MSE exceeds this multiple of the network's is flagged
 
 
@@ -81,7 +83,7 @@ class _Phases:
 
 
 def _symbolify(run: Path, cfg: Config, ds: Dataset, device: torch.device, library: dict[str, Primitive],
-               log: Callable[[str], None]) -> SymbolifyResult:
+               log: Callable[[str], None], units: RunUnits | None = None) -> SymbolifyResult:
     t0 = time.perf_counter()
     phases = _Phases(log, t0)
     sym = cfg.symbolic
@@ -108,16 +110,28 @@ def _symbolify(run: Path, cfg: Config, ds: Dataset, device: torch.device, librar
         fit = direct_fit(model, data, ds, cfg, library, symbols, deadline, log)
         candidates += fit.candidates
         phases.done("edge-by-edge fit")
-    best = _choose(candidates, found.record.get("accept_nmse", 0.0))
+    noise = estimate_noise(ds.X_train, ds.y_train, found.record.get("network_val_nmse", 0.0))
+    if ds.X_train.shape[0] < SMALL_TABLE:  # few rows: cross-validation also sees each law with its constants free
+        candidates = with_unsnapped(candidates, ds.X_train, ds.y_train, symbols)
+    selection = choose(candidates, ds.X_train, ds.y_train, symbols, noise, found.record.get("accept_nmse", 0.0),
+                       seed=cfg.seed, prefer=units.consistent if units is not None else None)
+    best = selection.best
     log(f"formula found by: {best['how']}")
+    log(f"selection: {selection.rule}")
     formula = best["formula"]
 
     metrics = _metrics(formula, network, ds)
+    if units is not None:  # the formula in the original variables, scored on the original data, units checked
+        formula, restored = units.finish(formula, lambda X: predict(network, ds, X))
+        metrics.update(restored, units=units.record(formula))
     metrics["wall_s"] = time.perf_counter() - t0
     metrics["found_by"] = best["how"]
+    metrics["selection"] = selection.to_json()
     metrics["decomposition"] = describe(best["tree"], ds.target_name) if "tree" in best else []
     metrics["stages"] = {label: Formula(e, list(ds.input_names), ds.target_name).rounded(6)
                          for label, e in best["stages"]}
+    metrics["constants"] = list(formula.constants or [])  # each with its stderr; snapped ones with their exact value
+    metrics["formula_with_uncertainties"] = formula.with_uncertainties()
     if metrics["formula_test_rmse"] > np.sqrt(MUCH_WORSE) * max(metrics["network_test_rmse"], 1e-300):
         metrics["warning"] = (f"the formula's test RMSE {metrics['formula_test_rmse']:.3g} is much worse than the "
                               f"network's {metrics['network_test_rmse']:.3g}")
@@ -134,21 +148,15 @@ def _symbolify(run: Path, cfg: Config, ds: Dataset, device: torch.device, librar
         pareto += unsnapped_pareto(fit, model, ds, symbols, library, test_mse, deadline)
         use(fit, model, library, best if "assignment" in best else None)
     structure = {**found.record, "chosen": {"found_by": best["how"], "formula": formula.text}}
+    if units is not None:
+        structure["units"] = metrics["units"]
+        pareto = units.restore_rows(pareto)  # in the original variables, like the formula
     phases.done("choosing and scoring")
     files = write_symbolic(run, formula, model, metrics, fit.choices if fit else [], fit.table if fit else [],
                            pareto, best["snaps"], fit.report if fit else None, sym.precision, structure)
     phases.done("writing files")
     phases.total()
     return SymbolifyResult(formula, metrics, files, fit.report if fit else None)
-
-
-def _choose(candidates: list[dict[str, Any]], noise_nmse: float) -> dict[str, Any]:
-    """The best score among the candidates that are not clearly less accurate than the most accurate one: within
-    CLEARLY_BETTER x its training NMSE, or within the noise level. Parsimony decides among formulas that explain the
-    data comparably well, never against one that explains it far better."""
-    most_accurate = min(c["nmse"] for c in candidates)
-    level = max(CLEARLY_BETTER * most_accurate, noise_nmse)
-    return min((c for c in candidates if c["nmse"] <= level), key=lambda c: c["score"])
 
 
 def _discovery_deadline(deadline: float | None) -> float:
@@ -197,6 +205,8 @@ def write_symbolic(run: Path, formula: Formula, model: KAN, metrics: dict[str, A
              for c in choices]
     doc = {**formula.to_json(), "display": formula.rounded(precision), "metrics": metrics, "edges": edges,
            "pareto": pareto, "snaps": snaps, "prune": report.to_dict() if report else None}
+    if "units" in metrics:
+        doc["units"] = metrics["units"]
     files = [
         rundir.write_text(out / "formula.txt", f"{formula.target} = {formula.text}\n"),
         rundir.write_text(out / "formula.tex", formula.latex() + "\n"),

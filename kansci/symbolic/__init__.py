@@ -7,4 +7,6 @@
 - :mod:`.lm`: the Levenberg-Marquardt loop shared by the end-to-end fine-tune and the constant polish.
 - :mod:`.select`: choose one primitive per edge; :mod:`.formula`: assemble, simplify, polish and snap the formula;
   :mod:`.exports`: the :class:`~kansci.symbolic.exports.Formula` object and its exports.
+- :mod:`.uncertainty`: standard errors of a formula's constants (Jacobian at the optimum, residual noise), the simple
+  values they may be snapped to, and their honest digits.
 """

@@ -7,16 +7,19 @@ A formula's symbols are named exactly like the data's columns, whatever the name
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import sympy
+from sympy.printing.str import StrPrinter
 
 from kansci.errors import FormulaError, RunDirError
 from kansci.expr.evaluate import to_numpy, to_torch
 from kansci.expr.export import to_display, to_latex, to_source, to_text
+from kansci.expr.names import CONSTANTS, quote
 from kansci.expr.text import parse_formula
+from kansci.symbolic.uncertainty import format_constant
 
 __all__ = ["EXACT_KEY", "Formula", "make_symbols"]
 
@@ -26,11 +29,13 @@ EXACT_KEY = "exact_text"
 
 @dataclass
 class Formula:
-    """A closed-form formula of named input columns, predicting ``target``."""
+    """A closed-form formula of named input columns, predicting ``target``. ``constants``: the fitted constants with
+    their uncertainties, as :func:`kansci.symbolic.uncertainty.constant_table` lists them (None: not known)."""
 
     expr: sympy.Expr
     input_names: list[str]
     target: str = "y"
+    constants: list[dict[str, Any]] | None = field(default=None, compare=False)
 
     @property
     def symbols(self) -> list[sympy.Symbol]:
@@ -50,6 +55,14 @@ class Formula:
 
     def __str__(self) -> str:
         return self.text
+
+    def with_uncertainties(self) -> str | None:
+        """The display text with every fitted constant as value(±stderr) in honest digits, e.g.
+        ``107.3(±2.1)*P/(0.081(±0.004)*P + 1)``; None when the constants' uncertainties are not known."""
+        if self.constants is None:
+            return None
+        known = {float(c["value"]): c.get("stderr") for c in self.constants if not c.get("snapped")}
+        return _AnnotatingPrinter(self.input_names, known).doprint(self.expr)
 
     def sympy(self) -> sympy.Expr:
         return self.expr
@@ -108,6 +121,8 @@ class Formula:
         except FormulaError:
             doc[EXACT_KEY] = None
         doc["assumptions"] = {s.name: _assumptions(s) for s in self.symbols}
+        doc["constants"] = None if self.constants is None else [dict(c) for c in self.constants]
+        doc["with_uncertainties"] = self.with_uncertainties()
         return doc
 
     @classmethod
@@ -139,7 +154,48 @@ class Formula:
             expr = parse_formula(text, inputs, source=f"{source}:{EXACT_KEY}", symbols=symbols, float64=True)
         except FormulaError as exc:  # kansci wrote text that parses: the file was changed or damaged
             raise RunDirError(exc.message, "re-run `kansci symbolify RUN` to write it again") from exc
-        return cls(expr, list(inputs), str(doc.get("target", "y")))
+        return cls(expr, list(inputs), str(doc.get("target", "y")), _constants(doc.get("constants"), source))
+
+
+def _constants(raw: Any, source: str) -> list[dict[str, Any]] | None:
+    """``formula.json``'s ``constants`` list, checked; None where the file has none (an older kansci)."""
+    if raw is None:
+        return None
+    ok = isinstance(raw, list) and all(
+        isinstance(c, dict) and isinstance(c.get("value"), (int, float)) and not isinstance(c.get("value"), bool)
+        and (c.get("stderr") is None or isinstance(c.get("stderr"), (int, float))) for c in raw)
+    if not ok:
+        raise RunDirError(f"{source}: malformed 'constants' field", "re-run `kansci symbolify RUN`")
+    return [{"value": float(c["value"]), "stderr": None if c.get("stderr") is None else float(c["stderr"]),
+             "snapped": bool(c.get("snapped", False)), "exact": None if c.get("exact") is None else str(c["exact"]),
+             "text": str(c.get("text", ""))} for c in raw]
+
+
+class _AnnotatingPrinter(StrPrinter):
+    """Display text (names as :func:`~kansci.expr.export.to_display` writes them) with each Float that has an
+    uncertainty written as value(±stderr); a Float without one is written in 4 significant digits."""
+
+    def __init__(self, names: Sequence[str], stderr: Mapping[float, float | None]) -> None:
+        super().__init__()
+        self._stderr = stderr
+        self._shadowed = set(names) & set(CONSTANTS)
+
+    def _print_Symbol(self, expr: sympy.Symbol) -> str:
+        return quote(expr.name)
+
+    def _print_Exp1(self, expr: sympy.Expr) -> str:
+        return "exp(1)" if self._shadowed & {"e", "E"} else "E"
+
+    def _print_Pi(self, expr: sympy.Expr) -> str:
+        return "acos(-1)" if "pi" in self._shadowed else "pi"
+
+    def _print_Float(self, expr: sympy.Float) -> str:
+        v = float(expr)
+        for sign in (1.0, -1.0):
+            if sign * v in self._stderr:
+                value, err = format_constant(v, self._stderr[sign * v])
+                return f"{value}(±{err})"
+        return f"{v:.4g}"
 
 
 def _assumptions(symbol: sympy.Symbol) -> dict[str, bool]:

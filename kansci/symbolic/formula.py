@@ -5,16 +5,18 @@
    ``y = scale_y * out + shift_y``, so the expression is in CSV units.
 2. :func:`tidy` rewrites it into a form whose constants mean something (logs and powers expanded, exponentials
    combined), under a time limit.
-3. :func:`snap_constants` tries, constant by constant, 0, integers, small rationals and rational multiples of pi
-   and e; a snap is kept only if, after re-polishing the remaining constants (:func:`polish`), the normalized MSE on
-   the training rows passes the AIC rule (one constant fewer may cost at most a factor ``exp(2/n)``) plus an
-   absolute slack ``tol``. Everything else is polished by Levenberg-Marquardt (:mod:`kansci.symbolic.lm`).
+3. :func:`snap_constants` snaps a constant to 0, an integer, a small rational or a rational multiple of pi, e or a
+   square root only with evidence: the value must lie within the constant's own uncertainty (3 standard errors
+   from the Jacobian at the optimum and the fit's residual noise) and must not be there by chance
+   (:mod:`kansci.symbolic.uncertainty`). As a second guard, after re-polishing the remaining constants
+   (:func:`polish`), the normalized MSE on the training rows may grow by at most what a 3-sigma move of one
+   constant costs, plus an absolute slack ``tol``. Everything else is polished by Levenberg-Marquardt
+   (:mod:`kansci.symbolic.lm`) and keeps its fitted value.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from fractions import Fraction
 
 import numpy as np
 import sympy
@@ -25,6 +27,7 @@ from kansci.core.model import KAN
 from kansci.errors import FormulaError
 from kansci.expr.evaluate import to_torch
 from kansci.symbolic.lm import jacobian, levenberg_marquardt
+from kansci.symbolic.uncertainty import COVERAGE, FAILS, NOISE_FLOOR, fit_uncertainty, snap_targets
 
 
 def _exact(v: float) -> sympy.Expr:
@@ -72,10 +75,25 @@ def _monic_powers(expr: sympy.Expr) -> sympy.Expr:
     return expr.replace(lambda n: isinstance(n, sympy.Pow), rewrite)
 
 
+MAX_SYMPY_OPS = 400  # expressions larger than this are not expanded or simplified (time and memory bound)
+MAX_EXPANDED_POWER = 8  # nor are integer powers of sums above this degree (a multinomial expansion explodes)
+
+
+def too_big(expr: sympy.Expr) -> bool:
+    """Whether sympy's expand/simplify could run away on ``expr``: too many operations, or a high integer power of
+    a sum. A time limit alone does not bound memory: one expansion can allocate gigabytes between two checks."""
+    if sympy.count_ops(expr) > MAX_SYMPY_OPS:
+        return True
+    return any(isinstance(p, sympy.Pow) and isinstance(p.base, sympy.Add) and p.exp.is_Integer
+               and abs(int(p.exp)) > MAX_EXPANDED_POWER for p in expr.atoms(sympy.Pow))
+
+
 def tidy(expr: sympy.Expr, timeout_s: float = 10.0) -> sympy.Expr:
     """Expand logs and powers of products, pull constants out of fractional powers, combine exponentials;
-    bounded by ``timeout_s``."""
+    bounded by ``timeout_s`` and skipped for expressions that are :func:`too_big`."""
     out = expr
+    if too_big(expr):
+        return expr
     try:
         with time_limit(timeout_s):
             out = sympy.expand_log(out, force=True)
@@ -88,7 +106,10 @@ def tidy(expr: sympy.Expr, timeout_s: float = 10.0) -> sympy.Expr:
 
 
 def final_simplify(expr: sympy.Expr, timeout_s: float = 10.0) -> sympy.Expr:
-    """A last ``simplify`` for display, kept only if it is not longer; bounded by ``timeout_s``."""
+    """A last ``simplify`` for display, kept only if it is not longer; bounded by ``timeout_s``, skipped for
+    expressions that are :func:`too_big`."""
+    if too_big(expr):
+        return expr
     try:
         with time_limit(timeout_s):
             simp = sympy.powsimp(sympy.simplify(expr), combine="exp")
@@ -148,63 +169,62 @@ def _polish(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y:
     return templ.xreplace({p: sympy.Float(float(v)) for p, v in zip(params, c)}), best
 
 
-_BASES = (sympy.Integer(1), sympy.pi, sympy.E, sympy.sqrt(2), sympy.sqrt(3), sympy.sqrt(sympy.pi),
-          sympy.sqrt(2 * sympy.pi))
+def snap_candidates(v: float, stderr: float = 0.0, coverage: float = COVERAGE) -> list[sympy.Expr]:
+    """The simple values the data allow for a constant ``v +- stderr``, simplest first: 0 when covered, then
+    p/q * b and p/(q * b) for b in 1, pi, e, sqrt(2), sqrt(3), sqrt(pi), sqrt(2 pi) (q <= 12) that lie within
+    ``coverage`` standard errors and are not there by chance (:func:`kansci.symbolic.uncertainty.snap_targets`).
+    ``stderr`` 0 means exact data (the float64 floor applies): ``snap_candidates(3.14159265358979) == [pi]``."""
+    return [t.value for t in snap_targets(v, stderr, coverage)]
 
 
-def snap_candidates(v: float) -> list[sympy.Expr]:
-    """Nice numbers near ``v``: 0 and the nearest integer first, then p/q * b and p/(q * b) for b in 1, pi, e,
-    sqrt(2), sqrt(3), sqrt(pi), sqrt(2 pi) (q <= 12), closest first."""
-    if v == 0 or not math.isfinite(v):
-        return [sympy.Integer(0)]
-    # Constants far from 1 are snapped by their mantissa: v = m * 10**k, so 3.0000000029e12 -> 3*10**12.
-    k = math.floor(math.log10(abs(v))) if not 0.01 <= abs(v) < 100 else 0
-    scale, m = sympy.Integer(10) ** k, v / 10.0**k
-    out: list[sympy.Expr] = [sympy.Integer(0), sympy.Integer(round(m)) * scale]
-    near = []
-    for base in _BASES:
-        for mult in (True, False):
-            r = Fraction(m / float(base) if mult else m * float(base)).limit_denominator(12)
-            if r == 0:
-                continue
-            cand = sympy.Rational(r.numerator, r.denominator) * (base if mult else 1 / base)
-            err = abs(float(cand) - m)
-            if err <= 0.02 * max(1.0, abs(m)):
-                near.append((err, sympy.count_ops(cand), cand * scale))
-    out += [c for _, _, c in sorted(near, key=lambda t: (t[0], t[1]))]
-    return [c for i, c in enumerate(out) if c not in out[:i]]
+def _guard(base: float, n: int, p: int, coverage: float, tol: float) -> float:
+    """The most normalized MSE a snap may leave after refitting: the fit may lose what one constant moved by
+    ``coverage`` standard errors costs, ``coverage**2 * s**2`` in the sum of squares (s**2 = noise estimate, floored
+    as in :mod:`kansci.symbolic.uncertainty`), plus the absolute slack ``tol``."""
+    noise_nmse = max(base * n / max(n - p, 1), NOISE_FLOOR**2) if math.isfinite(base) else math.inf
+    return base + coverage**2 * noise_nmse / max(n, 1) + tol
 
 
 def snap_constants(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.ndarray, y: np.ndarray, *,
-                   tol: float, polish_steps: int = 200, timeout_s: float = 10.0,
-                   deadline: float | None = None) -> tuple[sympy.Expr, float, list[dict]]:
-    """Snap constants one at a time (largest effect first), re-polishing the rest after each accepted snap."""
+                   tol: float, polish_steps: int = 200, timeout_s: float = 10.0, deadline: float | None = None,
+                   coverage: float = COVERAGE) -> tuple[sympy.Expr, float, list[dict]]:
+    """Snap constants one at a time with evidence, re-polishing the rest after each accepted snap.
+
+    Each round computes every constant's standard error (:func:`kansci.symbolic.uncertainty.fit_uncertainty`) and
+    its snap targets (within ``coverage`` standard errors, not there by chance; simplest first), and tries them,
+    simplest and best supported first. A snap is kept when the normalized MSE on (X (n, d), y (n,)), as is or
+    after re-polishing the other constants, stays within :func:`_guard`. Returns (expr, normalized MSE, log); the
+    log has one entry per snap: the constant, its stderr (None: unidentifiable), the value, the distance in
+    standard errors and the normalized MSE after it."""
     expr, base = polish(expr, symbols, X, y, polish_steps, deadline)
-    aic = math.exp(2.0 / max(len(y), 1))  # AIC: one constant fewer is worth a factor exp(2/n) in MSE
     log: list[dict] = []
-    tried: set[str] = set()
+    rejected: set[tuple[str, str]] = set()
     budget = 8 * (len(expr.atoms(sympy.Float)) + 1)
-    while budget > 0 and not expired(deadline):
-        budget -= 1
-        floats = [f for f in sorted(expr.atoms(sympy.Float), key=lambda f: -abs(float(f))) if str(f) not in tried]
-        if not floats:
+    while budget > 0 and not expired(deadline) and math.isfinite(base):
+        try:
+            fit = fit_uncertainty(expr, symbols, X, y)
+        except FAILS:
             break
-        f = floats[0]
-        tried.add(str(f))
-        for cand in snap_candidates(float(f)):
-            if expired(deadline):
+        trials = [(t, f, se) for f, se in zip(fit.floats, fit.stderr) for t in snap_targets(float(f), se, coverage)
+                  if (str(f), str(t.value)) not in rejected]
+        trials.sort(key=lambda tr: (tr[0].bits, tr[0].sigmas if math.isfinite(tr[0].sigmas) else math.inf))
+        limit = _guard(base, len(y), len(fit.floats), coverage, tol)
+        accepted = False
+        for target, f, se in trials:
+            if budget <= 0 or expired(deadline):
                 break
-            trial = expr.xreplace({f: cand})
+            budget -= 1
+            trial = expr.xreplace({f: target.value})
             _, err = polish(trial, symbols, X, y, 0)  # as is: most good snaps need no re-polish
-            if err > base * aic + tol:
-                # dropping a term (cand 0) may be rescued by the other constants at any scale; other snaps only
-                # when they are within 5 %
-                if cand != 0 and abs(float(cand) - float(f)) > 0.05 * abs(float(f)):
-                    continue  # too far to be rescued by the other constants
+            if err > limit:
                 trial, err = polish(trial, symbols, X, y, polish_steps // 4, deadline)
-            if err <= base * aic + tol:
-                trial = tidy(trial, timeout_s)
-                log.append({"constant": float(f), "snapped_to": str(cand), "nmse": err})
-                expr, base, tried = trial, err, set()
+            if err <= limit:
+                log.append({"constant": float(f), "stderr": float(se) if math.isfinite(se) else None,
+                            "snapped_to": str(target.value),
+                            "sigmas": target.sigmas if math.isfinite(target.sigmas) else None, "nmse": err})
+                expr, base, rejected, accepted = tidy(trial, timeout_s), err, set(), True
                 break
+            rejected.add((str(f), str(target.value)))
+        if not accepted:
+            break
     return expr, base, log

@@ -150,8 +150,12 @@ def symbolize_edges(
     max_samples: int = 1000,
     log: Callable[[str], None] = lambda s: None,
     deadline: float | None = None,
+    noise_nmse: float = 0.0,
 ) -> tuple[list[EdgeChoice], list[dict[str, Any]], list[dict[str, Any]]]:
     """Make every active numeric edge of ``model`` symbolic (in place). x: (n, n_in), y: (n, 1) normalized units.
+
+    ``noise_nmse``: the validation NMSE the data's noise alone causes (an estimate, e.g. the network's own); among
+    assignments within it (or within 3x the best assignment's NMSE, whichever is lower) the simplest wins.
 
     Returns the choices, every candidate of every edge (for ``edges.json``), and the assignments tried end to end
     (edges, primitives, validation NMSE, total complexity, score, fine-tuned model ``state``, ``chosen``).
@@ -200,6 +204,11 @@ def symbolize_edges(
         front.append({"primitives": key, "assign": assign, "nmse": nmse, "complexity": total, "state": state,
                       "score": math.log10(nmse + 1e-15) + complexity_weight * total, "edges": edges})
         log(f"assignment {list(key)}: validation NMSE {nmse:.3e}, complexity {total}")
+    # Errors below the noise do not count, where the best assignment shows the noise is there at all: on clean data
+    # the most accurate assignment sets the floor instead (3x its NMSE), so an exact law still beats a mimic.
+    floor = min(noise_nmse, 3.0 * min(f["nmse"] for f in front))
+    for f in front:
+        f["score"] = math.log10(max(f["nmse"], floor) + 1e-15) + complexity_weight * f["complexity"]
     chosen = min(front, key=lambda f: (f["score"], f["complexity"]))
     model.load_state_dict(chosen["state"])
     for (l, i, j), cand in zip(edges, chosen["assign"]):
@@ -219,7 +228,7 @@ def symbolize_edges(
             model.layers[c.layer].set_symbolic(c.i, c.j, prims[alt["name"]], [alt[k] for k in "abcd"])
             finetune_symbolic(model, x_fit, y_fit, finetune_steps)
             v = val_loss(model, x_val, y_val)
-            gain = math.log10(best_val / var + 1e-15) - math.log10(v / var + 1e-15)
+            gain = math.log10(max(best_val / var, floor) + 1e-15) - math.log10(max(v / var, floor) + 1e-15)
             if v < best_val * 0.5 and gain > complexity_weight * (alt["complexity"] - c.complexity):
                 log(f"edge {(c.layer, c.i, c.j)}: {alt['name']} beats {c.primitive} end to end "
                     f"({v:.3e} < {best_val:.3e})")
@@ -233,7 +242,7 @@ def symbolize_edges(
         total = sum(c.complexity for c in choices)
         chosen = {"primitives": final_key, "assign": [{"name": c.primitive} for c in choices], "nmse": best_val / var,
                   "complexity": total, "state": copy.deepcopy(model.state_dict()), "edges": edges,
-                  "score": math.log10(best_val / var + 1e-15) + complexity_weight * total}
+                  "score": math.log10(max(best_val / var, floor) + 1e-15) + complexity_weight * total}
         front.append(chosen)
     for f in front:
         f["chosen"] = f is chosen

@@ -24,6 +24,11 @@ squared errors, in training, validation and the least-squares solve alike; witho
 Numerical faults: a non-finite loss rolls the model back to the last good state, halves the learning rate, restarts
 the optimizer, and records a ``nan-rollback`` event. Non-finite weights are never kept.
 
+Large data (:mod:`kansci.train.rows`): ``batch_size`` null is automatic, the full batch up to
+:data:`~kansci.train.rows.FULL_BATCH_ROWS` fit rows and seeded minibatches of
+:data:`~kansci.train.rows.AUTO_BATCH_ROWS` rows per step above; grid updates, the per-step validation loss and the
+least-squares solve read seeded subsamples of capped size, so a step costs the same on 10^5 and 10^6 rows.
+
 The callback receives a :class:`Progress` every ``log_every`` steps and at stage ends.
 """
 from __future__ import annotations
@@ -36,11 +41,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
-from torch.nn import functional as F
 
 from kansci.budget import expired
-from kansci.core import spline
 from kansci.core.model import KAN
+from kansci.train.linear import is_linear, solve_linear
+from kansci.train.rows import GRID_ROWS, SOLVE_ROWS, VAL_ROWS, batch_rows, capped, seeded_rows, take
 
 
 class TrainSettings(Protocol):
@@ -153,7 +158,7 @@ def objective(model: KAN, x: torch.Tensor, y: torch.Tensor, reg_x: torch.Tensor 
 def can_detect_convergence(cfg: TrainSettings, n_rows: int) -> bool:
     """Whether a step's progress says the stage has converged: early stopping on, full-batch LBFGS (an Adam step
     or a mini-batch step is small or noisy by design)."""
-    return bool(cfg.patience) and cfg.optimizer == "lbfgs" and (cfg.batch_size is None or cfg.batch_size >= n_rows)
+    return bool(cfg.patience) and cfg.optimizer == "lbfgs" and batch_rows(cfg.batch_size, n_rows) is None
 
 
 @torch.no_grad()
@@ -162,42 +167,6 @@ def _slow_step(model: KAN, x: torch.Tensor, y: torch.Tensor, reg_x: torch.Tensor
     """Whether the step that started at objective ``before`` lowered it by less than :data:`CONVERGED_TOL`."""
     loss, reg = objective(model, x, y, reg_x, cfg, w)
     return float(loss + cfg.lamb * reg) > before * (1 - CONVERGED_TOL)
-
-
-def is_linear(model: KAN) -> bool:
-    """Whether the output is linear in the spline coefficients and base weights: one layer, no multiplication
-    nodes, no symbolic edges."""
-    return len(model.layers) == 1 and model.width[1][1] == 0 and not model.layers[0].symbolic
-
-
-@torch.no_grad()
-def solve_linear(model: KAN, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> None:
-    """Set a linear model (:func:`is_linear`) to its least-squares optimum on x (n, n_in), y (n, n_out), weighted by
-    rows w (n, 1) when given: every active edge gets ``w_spline = 1`` and its coefficients (and base weight) from one
-    least-squares solve per output. Masked edges keep their parameters."""
-    layer = model.layers[0]
-    root_w = None if w is None else torch.sqrt(w)  # weighted least squares = plain least squares on rows * sqrt(w)
-    basis = spline.bspline_basis(x, layer.grid, layer.k)  # (n, in, G+k)
-    n, nb = x.shape[0], basis.shape[2]
-    for j in range(layer.out_dim):
-        on = torch.nonzero(layer.mask[:, j] > 0)[:, 0]  # active inputs of output j
-        if len(on) == 0:
-            continue
-        cols = [basis[:, on].reshape(n, -1)] + ([F.silu(x[:, on])] if layer.base_fun == "silu" else [])
-        A, b = torch.cat(cols, 1), y[:, j:j + 1]
-        if root_w is not None:
-            A, b = A * root_w, b * root_w
-        sol = _lstsq(A, b).to(layer.coef)
-        layer.coef[on, :, j] = sol[: len(on) * nb].view(len(on), nb)
-        layer.w_spline[on, j] = 1.0
-        if layer.base_fun == "silu":
-            layer.w_base[on, j] = sol[len(on) * nb:]
-
-
-def _lstsq(A: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Minimum-norm least-squares solution of A (n, p) x = b (n, 1), as (p,): SVD-based (gelsd) in float64 on the
-    CPU, because A is rank deficient (the B-splines of every input sum to one) and QR drivers lose accuracy there."""
-    return torch.linalg.lstsq(A.double().cpu(), b.double().cpu(), driver="gelsd").solution[:, 0]
 
 
 def _solvable(model: KAN, cfg: TrainSettings, n_rows: int) -> bool:
@@ -211,10 +180,14 @@ def solve_stage(model: KAN, data: TrainData, cfg: TrainSettings, *, phase: str,
                 total_steps: int | None = None) -> History:
     """A stage of a linear model: its least-squares solution, recorded as one converged step."""
     t0 = time.perf_counter()
-    solve_linear(model, data.x_train, data.y_train, data.w_train)
+    fit_rows = seeded_rows(data.x_train.shape[0], SOLVE_ROWS, 0)
+    val_rows = seeded_rows(data.x_val.shape[0], VAL_ROWS, 1)
+    x, y, w = (take(t, fit_rows) for t in (data.x_train, data.y_train, data.w_train))
+    assert x is not None and y is not None
+    solve_linear(model, x, y, w)
     with torch.no_grad():
-        train_loss, val_loss = (float(mse(model(x), y, w)) for x, y, w in ((data.x_train, data.y_train, data.w_train),
-                                                                             (data.x_val, data.y_val, data.w_val)))
+        train_loss, val_loss = (float(mse(model(a), b, c)) for a, b, c in (
+            (x, y, w), tuple(take(t, val_rows) for t in (data.x_val, data.y_val, data.w_val))))
     hist = History(rows=[{"step": 1, "train_loss": train_loss, "val_loss": val_loss, "reg": 0.0, "grid": model.G,
                           "phase": phase, "lr": default_lr(cfg)}],
                    events=[{"step": 1, "event": "converged", "detail": "least-squares solution of a linear model"}])
@@ -298,6 +271,9 @@ def train_stage(
     t0 = time.perf_counter()
     n = data.x_train.shape[0]
     reg_x = data.x_train[: min(n, 512)] if cfg.lamb > 0 else None
+    per_step = batch_rows(cfg.batch_size, n)
+    val_rows = seeded_rows(data.x_val.shape[0], VAL_ROWS, 1)  # the same rows in every stage (and after a resume)
+    x_val, y_val, w_val = (take(t, val_rows) for t in (data.x_val, data.y_val, data.w_val))
     total_steps = total_steps or steps
     if resume is None:
         lr, start = default_lr(cfg), 1
@@ -322,9 +298,9 @@ def train_stage(
     slow = 0 if resume is None else resume.get("slow_steps", 0)
 
     def batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        if cfg.batch_size is None or cfg.batch_size >= n:
+        if per_step is None:
             return data.x_train, data.y_train, data.w_train
-        idx = torch.randint(0, n, (cfg.batch_size,), generator=generator).to(data.x_train.device)
+        idx = torch.randint(0, n, (per_step,), generator=generator).to(data.x_train.device)
         return data.x_train[idx], data.y_train[idx], None if data.w_train is None else data.w_train[idx]
 
     for step in range(start, steps + 1):
@@ -332,7 +308,7 @@ def train_stage(
             update_grid and cfg.update_grid and cfg.grid_update_every > 0
             and step % cfg.grid_update_every == 0 and step < cfg.stop_grid_update_step
         ):
-            model.regrid(data.x_train)
+            model.regrid(capped(data.x_train, GRID_ROWS, 0))
             opt = _make_optimizer(model, cfg, lr)
         xb, yb, wb = batch()
         last: dict[str, torch.Tensor] = {}
@@ -347,7 +323,7 @@ def train_stage(
 
         before = opt.step(closure)
         with torch.no_grad():
-            val = mse(model(data.x_val), data.y_val, data.w_val)
+            val = mse(model(x_val), y_val, w_val)
         if watch:
             slow = slow + 1 if _slow_step(model, xb, yb, reg_x, cfg, float(before.detach()), wb) else 0
         pending.append((step, last["loss"], val, last["reg"]))
@@ -437,7 +413,7 @@ def fit(
             break
         inner = resume["inner"] if resume is not None and s == first else None
         if inner is None and (G != model.G or s == 0):
-            model.regrid(data.x_train, G)
+            model.regrid(capped(data.x_train, GRID_ROWS, 0), G)
             hist.events.append({"step": hist.rows[-1]["step"] if hist.rows else 0, "event": "grid", "detail": f"G={G}"})
         if inner is None and converged_steps is not None and _solvable(model, cfg, data.x_train.shape[0]):
             hist.extend(solve_stage(model, data, cfg, phase=f"grid{G}", callback=callback, step_offset=s * cfg.steps,

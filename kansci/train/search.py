@@ -10,7 +10,9 @@ Exact formulas come from KANs whose structure matches the law. The ladder, simpl
 4. ``[n, 2n+1, 1]``      the Kolmogorov-Arnold width: a general fallback, pruned later
 
 Screening: each rung is trained on the first two grids of the schedule only, for at most ``screen_steps`` steps
-per grid, on the fit rows, and scored on the validation rows (never the test rows). The search stops at the first
+per grid, on the fit rows, and scored on the validation rows (never the test rows). On large data both are seeded
+subsamples of at most :data:`kansci.train.rows.SCREEN_ROWS` rows (:func:`screening_data`), so screening costs the
+same on 10^5 and 10^6 rows; the chosen rung continues on every fit row. The search stops at the first
 rung whose validation R^2 reaches ``accept_r2``; otherwise it takes the simplest rung whose validation MSE is within
 ``tolerance`` x of the best one. Only the chosen rung then continues through the rest of the grid schedule. The
 table of every rung tried is kept in ``metrics.json``.
@@ -35,6 +37,7 @@ import torch
 
 from kansci.budget import expired
 from kansci.core.model import KAN
+from kansci.train import rows
 from kansci.train.loop import (
     CONVERGED_STEPS,
     History,
@@ -46,6 +49,7 @@ from kansci.train.loop import (
     fit,
     is_linear,
 )
+from kansci.train.rows import seeded_rows, take
 
 
 def ladder(n_in: int) -> list[tuple[list[Any], int]]:
@@ -81,6 +85,7 @@ def search_architecture(
 
     ``build(width, arity, seed)`` makes an untrained KAN. Interruptible and resumable: the checkpoint records the
     rung, the finished rungs' weights, and the inner training checkpoint."""
+    full_data, data = data, screening_data(data, seed)
     var = float(torch.var(data.y_val, unbiased=False)) or 1.0
     screen_cfg = _Override(cfg, grids=list(cfg.grids[:2]), steps=min(cfg.steps, screen_steps))
     rest_cfg = _Override(cfg, grids=list(cfg.grids[2:]))
@@ -155,11 +160,24 @@ def search_architecture(
     log(f"architecture chosen: {row['width']}")
     if rest_cfg.grids:
         try:
-            hist.extend(fit(model, data, rest_cfg, seed=seed, callback=progress, stop=stop, resume=inner,
+            hist.extend(fit(model, full_data, rest_cfg, seed=seed, callback=progress, stop=stop, resume=inner,
                             deadline=deadline))
         except Interrupted as exc:
             raise checkpoint("rest", exc) from None
     return model, hist, [copy.deepcopy(r) for _, _, r in tried]
+
+
+def screening_data(data: TrainData, seed: int) -> TrainData:
+    """The rows architecture screening trains and scores on: seeded subsamples of at most
+    :data:`~kansci.train.rows.SCREEN_ROWS` fit rows and as many validation rows (``data`` itself when it is small)."""
+    fit_rows = seeded_rows(data.x_train.shape[0], rows.SCREEN_ROWS, seed + 11)
+    val_rows = seeded_rows(data.x_val.shape[0], rows.SCREEN_ROWS, seed + 12)
+    if fit_rows is None and val_rows is None:
+        return data
+    x, y, w = (take(t, fit_rows) for t in (data.x_train, data.y_train, data.w_train))
+    xv, yv, wv = (take(t, val_rows) for t in (data.x_val, data.y_val, data.w_val))
+    assert x is not None and y is not None and xv is not None and yv is not None
+    return TrainData(x, y, xv, yv, w, wv)
 
 
 def _score(model: KAN, hist: History, arity: int, data: TrainData, var: float) -> dict[str, Any]:
