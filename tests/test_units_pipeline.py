@@ -150,7 +150,7 @@ def test_bench_with_units_states_the_mode(tmp_path: Path) -> None:
                                 out=tmp_path / "bench")
     text = (tmp_path / "bench" / "summary.md").read_text()
     assert "Units: declared from the packaged Feynman units table" in text
-    assert "| AI Feynman | 55.8% | published | yes |" in text and "| GP-GOMEA | 26.8% | published | no |" in text
+    assert "| AI Feynman | 55.8% | published | no |" in text and "| GP-GOMEA | 26.8% | published | no |" in text
     assert "measured here | yes |" in text
     run = Path(summary.rows[0]["run_dir"])
     assert json.loads((run / "units.json").read_text())["reduction"]["prefactor"] == "Nn"
