@@ -30,7 +30,7 @@ from kansci.symbolic.formula import assemble
 from kansci.symbolic.primitives import Primitive
 from kansci.symbolic.select import finetune_symbolic, symbolize_edges
 from kansci.train.loop import TrainData, mse, train_stage
-from kansci.train.rows import seeded_rows, take
+from kansci.train.rows import subsampled
 
 __all__ = ["DirectFit", "FORMULA_CANDIDATES", "apply_assignment", "direct_fit", "raw_formula"]
 
@@ -58,14 +58,7 @@ SYMBOLIC_ROWS = 20_000
 
 def symbolic_rows(data: TrainData, seed: int) -> TrainData:
     """``data`` with at most :data:`SYMBOLIC_ROWS` seeded fit and validation rows (``data`` itself when small)."""
-    fit_rows = seeded_rows(data.x_train.shape[0], SYMBOLIC_ROWS, seed + 21)
-    val_rows = seeded_rows(data.x_val.shape[0], SYMBOLIC_ROWS, seed + 22)
-    if fit_rows is None and val_rows is None:
-        return data
-    x, y, w = (take(t, fit_rows) for t in (data.x_train, data.y_train, data.w_train))
-    xv, yv, wv = (take(t, val_rows) for t in (data.x_val, data.y_val, data.w_val))
-    assert x is not None and y is not None and xv is not None and yv is not None
-    return TrainData(x, y, xv, yv, w, wv)
+    return subsampled(data, SYMBOLIC_ROWS, seed + 21, seed + 22)
 
 
 def prune(model: KAN, data: TrainData, cfg: Config, names: Sequence[str], log: Log,

@@ -19,6 +19,9 @@ pipeline on every row.
 """
 from __future__ import annotations
 
+import dataclasses
+from typing import Any, TypeVar
+
 import numpy as np
 import torch
 
@@ -62,3 +65,19 @@ def capped(x: torch.Tensor, cap: int, seed: int) -> torch.Tensor:
     out = take(x, seeded_rows(x.shape[0], cap, seed))
     assert out is not None
     return out
+
+
+_Data = TypeVar("_Data")
+
+
+def subsampled(data: _Data, cap: int, fit_seed: int, val_seed: int) -> _Data:
+    """A :class:`~kansci.train.loop.TrainData` with at most ``cap`` seeded fit rows and ``cap`` validation rows (its
+    weights follow their rows); ``data`` itself when both parts are within the cap."""
+    d: Any = data
+    fit_rows = seeded_rows(d.x_train.shape[0], cap, fit_seed)
+    val_rows = seeded_rows(d.x_val.shape[0], cap, val_seed)
+    if fit_rows is None and val_rows is None:
+        return data
+    return dataclasses.replace(d, x_train=take(d.x_train, fit_rows), y_train=take(d.y_train, fit_rows),
+                               w_train=take(d.w_train, fit_rows), x_val=take(d.x_val, val_rows),
+                               y_val=take(d.y_val, val_rows), w_val=take(d.w_val, val_rows))

@@ -49,7 +49,6 @@ from kansci.train.loop import (
     fit,
     is_linear,
 )
-from kansci.train.rows import seeded_rows, take
 
 
 def ladder(n_in: int) -> list[tuple[list[Any], int]]:
@@ -170,14 +169,7 @@ def search_architecture(
 def screening_data(data: TrainData, seed: int) -> TrainData:
     """The rows architecture screening trains and scores on: seeded subsamples of at most
     :data:`~kansci.train.rows.SCREEN_ROWS` fit rows and as many validation rows (``data`` itself when it is small)."""
-    fit_rows = seeded_rows(data.x_train.shape[0], rows.SCREEN_ROWS, seed + 11)
-    val_rows = seeded_rows(data.x_val.shape[0], rows.SCREEN_ROWS, seed + 12)
-    if fit_rows is None and val_rows is None:
-        return data
-    x, y, w = (take(t, fit_rows) for t in (data.x_train, data.y_train, data.w_train))
-    xv, yv, wv = (take(t, val_rows) for t in (data.x_val, data.y_val, data.w_val))
-    assert x is not None and y is not None and xv is not None and yv is not None
-    return TrainData(x, y, xv, yv, w, wv)
+    return rows.subsampled(data, rows.SCREEN_ROWS, seed + 11, seed + 12)
 
 
 def _score(model: KAN, hist: History, arity: int, data: TrainData, var: float) -> dict[str, Any]:
