@@ -2,13 +2,15 @@
 
 Thin: parse options -> build a config -> call the pipeline -> render.
 
-Exit codes: 0 ok, 1 runtime failure (FitError, internal error), 2 bad input or usage, 130 interrupted. Results go to
-stdout, progress and logs to stderr. No traceback is printed unless the global ``--debug`` flag is given.
+Exit codes: 0 ok, 1 runtime failure (FitError, internal error), 2 bad input or usage (and a file that cannot be
+written: a full disk, a read-only folder), 130 interrupted. Results go to stdout, progress and logs to stderr. No
+traceback is printed unless the global ``--debug`` flag is given.
 Config precedence everywhere: schema defaults < YAML file < ``--set a.b=v`` < explicit flags.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import signal
 import threading
@@ -18,6 +20,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from kansci import __version__
+from kansci.atomic import os_error
 from kansci.cli import render
 from kansci.errors import KansciError
 
@@ -47,6 +50,7 @@ def command(group: typer.Typer, name: str) -> Callable[[F], F]:
                 except (*_PASS_THROUGH, KeyboardInterrupt):
                     raise
                 except Exception as exc:  # noqa: BLE001 - the CLI boundary: every failure becomes a message + exit code
+                    exc = _as_user_error(exc)
                     render.err(render.format_error(exc, debug=_STATE["debug"]))
                     raise typer.Exit(exc.exit_code if isinstance(exc, KansciError) else 1) from None
             except KeyboardInterrupt:
@@ -58,6 +62,19 @@ def command(group: typer.Typer, name: str) -> Callable[[F], F]:
         return fn
 
     return decorate
+
+
+#: OSErrors about the machine, not about kansci: a full disk, a quota, a read-only folder, no permission
+_MACHINE_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG, errno.EROFS,
+                             errno.EACCES, errno.EPERM})
+
+
+def _as_user_error(exc: Exception) -> Exception:
+    """An OSError the user can fix (:data:`_MACHINE_ERRNOS`) as a one-line error naming the file (exit 2); a
+    :class:`kansci.atomic.FileWriteError` already is one. Anything else unchanged."""
+    if isinstance(exc, OSError) and not isinstance(exc, KansciError) and exc.errno in _MACHINE_ERRNOS:
+        return os_error(exc, action="")
+    return exc
 
 
 @contextlib.contextmanager

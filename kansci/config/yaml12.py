@@ -95,6 +95,7 @@ class _Builder:
         self.lines: dict[str, int] = {}
         self.issues: list[ConfigIssue] = []
         self.visits = 0
+        self.open: set[int] = set()  # the collections being built (an alias to one of them would loop forever)
 
     def _issue(self, line: int, path: str, message: str) -> None:
         self.issues.append(ConfigIssue(self.at(line), path, message, self.order(line)))
@@ -116,6 +117,22 @@ class _Builder:
             tag = node.tag.replace(_T, "!!")
             raise self._error(line, path, f"{self.at(line)}: {path or 'top level'}: YAML tag '{tag}' is not allowed",
                               "use plain values only: strings, numbers, true/false, null, lists and mappings")
+        if isinstance(node, yaml.CollectionNode):
+            if id(node) in self.open:
+                raise self._error(line, path, f"{self.at(line)}: {path or 'top level'}: an alias refers to a value "
+                                  "that contains it", "write the config without anchors and aliases")
+            self.open.add(id(node))
+            try:
+                return self._collection(node, path)
+            finally:
+                self.open.discard(id(node))
+        try:
+            return self.loader.construct_object(node)
+        except (ValueError, KeyError, IndexError):                  # e.g. "!!int abc"
+            raise self._error(line, path, f"{self.at(line)}: {path}: cannot read {node.value!r} as "
+                              f"{node.tag.replace(_T, '!!')}", "drop the explicit !! tag or fix the value") from None
+
+    def _collection(self, node: yaml.CollectionNode, path: str) -> Any:
         if isinstance(node, yaml.MappingNode):
             out: dict[str, Any] = {}
             first_line: dict[str, int] = {}
@@ -124,7 +141,9 @@ class _Builder:
                 if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _T + "str":
                     if key_node.tag not in _ALLOWED_TAGS:
                         self.build(key_node, path)                      # raises: refused tag
-                    self._issue(key_line, path, f"keys must be plain names (got {key_node.value!r:.40})")
+                    got = f"{key_node.value!r:.40}" if isinstance(key_node, yaml.ScalarNode) else (
+                        "a mapping" if isinstance(key_node, yaml.MappingNode) else "a list")  # its repr may loop
+                    self._issue(key_line, path, f"keys must be plain names (got {got})")
                     continue
                 key = key_node.value
                 sub = f"{path}.{key}" if path else key
@@ -134,17 +153,11 @@ class _Builder:
                 self.lines[sub] = key_line
                 out[key] = self.build(value_node, sub)
             return out
-        if isinstance(node, yaml.SequenceNode):
-            items = []
-            for i, item in enumerate(node.value):
-                self.lines[f"{path}.{i}"] = item.start_mark.line + 1
-                items.append(self.build(item, f"{path}.{i}"))
-            return items
-        try:
-            return self.loader.construct_object(node)
-        except (ValueError, KeyError, IndexError):                  # e.g. "!!int abc"
-            raise self._error(line, path, f"{self.at(line)}: {path}: cannot read {node.value!r} as "
-                              f"{node.tag.replace(_T, '!!')}", "drop the explicit !! tag or fix the value") from None
+        items = []  # a SequenceNode
+        for i, item in enumerate(node.value):
+            self.lines[f"{path}.{i}"] = item.start_mark.line + 1
+            items.append(self.build(item, f"{path}.{i}"))
+        return items
 
 
 def parse(text: str, at: Callable[[int, int], str], order: Callable[[int], tuple[int, int]], *,
@@ -163,6 +176,9 @@ def parse(text: str, at: Callable[[int, int], str], order: Callable[[int], tuple
         return builder.build(node, ""), builder.lines, builder.issues
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, text, at, path) from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ConfigError(f"{at(1, 0)}: the YAML is nested too deeply", "write the config with fewer nested levels",
+                          path=path) from None
     finally:
         if loader is not None:
             loader.dispose()

@@ -28,6 +28,7 @@ import torch
 from matplotlib.figure import Figure
 
 from kansci import plots, rundir
+from kansci.atomic import all_or_nothing
 from kansci.core.model import KAN
 from kansci.data import Dataset
 from kansci.errors import ConfigError, RunDirError
@@ -328,4 +329,5 @@ def plot_run(run: Path, *, what: Sequence[str] | str = ALL, formats: Sequence[st
     folder = Path(out) if out is not None else rundir.resolve_run(run) / "figures"
     rendered = [(folder / f"{kind}.{fmt}", plots.figure_bytes(fig, fmt, dpi)) for kind, fig in figs.items()
                 for fmt in fmts]
-    return [rundir.write_bytes(path, data) for path, data in rendered]
+    with all_or_nothing():  # a full disk midway leaves the previous figures as they were
+        return [rundir.write_bytes(path, data) for path, data in rendered]

@@ -20,6 +20,7 @@ import sympy
 import torch
 
 from kansci import rundir
+from kansci.atomic import all_or_nothing
 from kansci.budget import deadline_after, expired
 from kansci.config import Config
 from kansci.core.model import KAN, resolve_device
@@ -207,14 +208,15 @@ def write_symbolic(run: Path, formula: Formula, model: KAN, metrics: dict[str, A
            "pareto": pareto, "snaps": snaps, "prune": report.to_dict() if report else None}
     if "units" in metrics:
         doc["units"] = metrics["units"]
-    files = [
-        rundir.write_text(out / "formula.txt", f"{formula.target} = {formula.text}\n"),
-        rundir.write_text(out / "formula.tex", formula.latex() + "\n"),
-        rundir.write_json(out / "formula.json", doc),
-        rundir.write_text(out / "formula.py", formula.python_module()),
-        rundir.write_json(out / "edges.json", table),
-        rundir.write_json(out / "metrics.json", metrics),
-        rundir.write_json(out / "structure.json", structure),
-    ]
-    rundir.save_model(out, model)
+    with all_or_nothing():  # a full disk midway leaves the previous symbolic/ as it was
+        files = [
+            rundir.write_text(out / "formula.txt", f"{formula.target} = {formula.text}\n"),
+            rundir.write_text(out / "formula.tex", formula.latex() + "\n"),
+            rundir.write_json(out / "formula.json", doc),
+            rundir.write_text(out / "formula.py", formula.python_module()),
+            rundir.write_json(out / "edges.json", table),
+            rundir.write_json(out / "metrics.json", metrics),
+            rundir.write_json(out / "structure.json", structure),
+        ]
+        rundir.save_model(out, model)
     return files + [out / "model.json", out / "model.pt"]

@@ -6,7 +6,8 @@ Layout::
         config.yaml dataset.json model.json model.pt history.csv metrics.json
         state.json (the run marker: :mod:`.state`)  symbolic/  figures/  checkpoint.pt (incomplete runs only)
 
-Every file is written through :mod:`kansci.atomic`, so a reader never sees a half-written file. Run names are
+Every file is written through :mod:`kansci.atomic`, so a reader never sees a half-written file, and a write that
+fails (a full disk) raises :class:`kansci.atomic.FileWriteError` and leaves the old file as it was. Run names are
 sanitized to one safe path component; a run directory is reserved with an atomic ``mkdir``, so two runs started in the
 same second with the same name get distinct directories. Models are saved as ``model.json`` (architecture as data) +
 ``model.pt`` (a plain ``state_dict``) and loaded with ``torch.load(weights_only=True)``: a pickle that would run code
@@ -27,7 +28,7 @@ from typing import Any
 
 import torch
 
-from kansci.atomic import write_bytes, write_json
+from kansci.atomic import os_error, write_bytes, write_json
 from kansci.core.model import KAN
 from kansci.errors import RunDirError
 from kansci.rundir.state import CHECKPOINT_FILE, is_complete, read_state, require_complete
@@ -44,7 +45,10 @@ def sanitize_name(name: str) -> str:
 def new_run_dir(out: str | Path, name: str) -> Path:
     """Create and return a fresh run directory ``out/<name>-<timestamp>[-N]`` (never an existing one)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a full disk or a read-only folder: one line naming the folder (FileWriteError)
+        raise os_error(exc, out, action="could not create the folder") from exc
     stem = f"{sanitize_name(name)}-{time.strftime('%Y%m%d-%H%M%S')}"
     for n in range(1, 10_000):
         path = out / (stem if n == 1 else f"{stem}-{n}")
@@ -52,6 +56,8 @@ def new_run_dir(out: str | Path, name: str) -> Path:
             path.mkdir()
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise os_error(exc, path, action="could not create the run directory") from exc
         assert path.resolve().parent == out.resolve(), path
         return path
     raise RunDirError(f"{out}: could not create a new run directory for {name!r}", "clean up the output folder")

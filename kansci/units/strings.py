@@ -92,7 +92,9 @@ def si_vector(text: str) -> tuple[Fraction, ...]:
     pint = require_pint()
     registry = _registry()
     try:
-        parsed = registry.parse_expression(stripped)
+        parsed = _parse_expression(registry, stripped)
+    except UnitTextError:
+        raise
     except pint.errors.UndefinedUnitError as exc:
         names = getattr(exc, "unit_names", None) or ()
         unknown = names[0] if isinstance(names, (tuple, list)) and names else str(names or stripped)
@@ -107,7 +109,51 @@ def si_vector(text: str) -> tuple[Fraction, ...]:
     if other:
         raise UnitTextError(f"the unit {stripped!r} has the dimension {', '.join(other)}, which is not an SI base "
                          "dimension", "use units made of m, s, kg, A, K, mol and cd")
-    return tuple(as_fraction(dims.get(d, 0)) for d in _PINT_DIMS)
+    try:
+        return tuple(as_fraction(dims.get(d, 0)) for d in _PINT_DIMS)
+    except (ValueError, OverflowError, TypeError):  # m**0.1234567, m**1e999, m**nan
+        raise UnitTextError(f"the unit {stripped!r} has a power that is not a simple fraction",
+                            'write powers as integers or simple fractions, e.g. "m^2" or "m^(1/2)"') from None
+
+
+#: The largest power a unit string may take, and the largest exact number (in bits) a power may make: pint computes
+#: with Python integers, so ``9**9**9`` would otherwise run for minutes.
+MAX_POWER = 1000
+MAX_BITS = 4096
+
+
+def _guarded_power(power: Any) -> Any:
+    """pint's ``**`` operator, refusing the powers :data:`MAX_POWER` and :data:`MAX_BITS` rule out."""
+
+    def guarded(left: Any, right: Any) -> Any:
+        exponent, base = getattr(right, "magnitude", right), getattr(left, "magnitude", left)
+        if isinstance(exponent, (int, float, Fraction)) and not isinstance(exponent, bool):
+            too_big = abs(exponent) > MAX_POWER or (isinstance(base, int) and abs(base) > 1
+                                                    and base.bit_length() * abs(exponent) > MAX_BITS)
+            if too_big:
+                shown = repr(exponent) if len(repr(exponent)) <= 24 else f"{str(exponent)[:12]}..."
+                raise UnitTextError(f"the power {shown} is too large for a unit",
+                                    'write powers as small integers or fractions, e.g. "m^2" or "s^-1"')
+        return power(left, right)
+
+    return guarded
+
+
+def _parse_expression(registry: Any, text: str) -> Any:
+    """``registry.parse_expression(text)`` with :func:`_guarded_power` as its ``**`` (pint's own steps; a pint
+    without these internals parses unguarded)."""
+    import pint.pint_eval as ev
+    from pint.util import string_preprocessor
+
+    ops, build, tokenize = (getattr(ev, n, None) for n in ("_BINARY_OPERATOR_MAP", "build_eval_tree", "tokenizer"))
+    if not (isinstance(ops, dict) and "**" in ops and callable(build) and callable(tokenize)
+            and hasattr(registry, "_eval_token")):
+        return registry.parse_expression(text)
+    for step in getattr(registry, "preprocessors", ()):
+        text = step(text)
+    tree = build(tokenize(string_preprocessor(text)))
+    value = tree.evaluate(registry._eval_token, {**ops, "**": _guarded_power(ops["**"])})
+    return value if isinstance(value, registry.Quantity) else registry.Quantity(value)
 
 
 def parse_unit(text: str, basis: Basis = SI, *, where: str = "unit") -> Dim:

@@ -15,6 +15,7 @@ import csv
 import difflib
 import io
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -116,19 +117,28 @@ def _header(header: list[str], line: int, where: str) -> tuple[int, int | None, 
     return var, units, bases
 
 
+_HUGE_POWER_OF_TEN = re.compile(r"[eE]\s*[+-]?0*[0-9_]{4,}")
+
+
 def _exponent(cell: str, where: str, line: int, column: str, name: str) -> Fraction:
     hint = "write an integer or a fraction, e.g. 2, -1 or 1/2 (0 when the dimension does not occur)"
     if not cell:
         raise DataError(f"{where}: line {line}, column {column!r}: the exponent of {name!r} is empty", hint,
                         path=where, line=line, column=column)
     try:
+        if _HUGE_POWER_OF_TEN.search(cell):  # Fraction("1e999999999") would compute 10**999999999
+            raise ValueError(cell)
         value = Fraction(cell)
     except (ValueError, ZeroDivisionError):
         raise DataError(f"{where}: line {line}, column {column!r}: {cell!r} is not a number", hint, path=where,
                         line=line, column=column) from None
     if "." in cell or "e" in cell.lower():
         approx = value.limit_denominator(1000)
-        if not math.isclose(float(approx), float(value), rel_tol=0, abs_tol=1e-9):
+        try:
+            simple = math.isclose(float(approx), float(value), rel_tol=0, abs_tol=1e-9)
+        except OverflowError:  # 1e400: beyond any float, so no exponent a unit has
+            simple = False
+        if not simple:
             raise DataError(f"{where}: line {line}, column {column!r}: {cell!r} is not a simple fraction", hint,
                             path=where, line=line, column=column)
         value = approx
