@@ -18,6 +18,7 @@ from pathlib import Path
 
 import sympy
 
+from kansci.data.csvrows import numbered_rows
 from kansci.data.names import safe_column_name
 from kansci.data.synthetic import SyntheticData, sample_formula
 from kansci.errors import DataError, FormulaError
@@ -133,7 +134,7 @@ def load_equations(path: str | Path) -> list[FeynmanEquation]:
     """
     where = str(path)
     text = _read_table_text(Path(path), where)
-    rows = _numbered_rows(text, where)
+    rows = numbered_rows(text, where)
     if not rows:
         raise DataError(f"{where} is empty; no header line found",
                         "the first line must name the columns, as in the bundled feynman.csv", path=where)
@@ -172,26 +173,6 @@ def _read_table_text(path: Path, where: str) -> str:
     except UnicodeDecodeError as exc:
         raise DataError(f"{where}: byte {exc.start} is not valid UTF-8", "re-save the file as UTF-8",
                         path=where) from None
-
-
-def _numbered_rows(text: str, where: str) -> list[tuple[int, list[str]]]:
-    """(line where the row starts, fields) of every non-blank row; ``#`` lines before the header are skipped."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    out: list[tuple[int, list[str]]] = []
-    start = 1
-    try:
-        for row in reader:
-            line, start = start, reader.line_num + 1
-            if not row or all(not c.strip() for c in row):
-                continue
-            if not out and row[0].lstrip().startswith("#"):
-                continue
-            out.append((line, row))
-    except csv.Error as exc:
-        raise DataError(f"{where}: line {start}: malformed CSV ({exc})",
-                        "a field with commas or quotes must be in double quotes, inner quotes doubled",
-                        path=where, line=start) from None
-    return out
 
 
 def _check_equation_header(header: list[str], line: int, where: str) -> list[int]:

@@ -11,9 +11,7 @@ Every fault raises :class:`~kansci.errors.DataError` with ``path``, ``line`` (1-
 """
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import math
 import re
 from collections.abc import Sequence
@@ -21,6 +19,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from kansci.data.csvrows import numbered_rows
 from kansci.errors import DataError
 from kansci.units.dims import Basis, Dim, UnitSpec
 
@@ -74,22 +73,7 @@ def read_units_csv(path: str | Path) -> UnitsTable:
 
 
 def _rows(text: str, where: str) -> list[tuple[int, list[str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    out: list[tuple[int, list[str]]] = []
-    start = 1
-    try:
-        for row in reader:
-            line, start = start, reader.line_num + 1
-            if not row or all(not c.strip() for c in row):
-                continue
-            if not out and row[0].lstrip().startswith("#"):
-                continue
-            out.append((line, [c.strip() for c in row]))
-    except csv.Error as exc:
-        raise DataError(f"{where}: line {start}: malformed CSV ({exc})",
-                        "a field with commas or quotes must be in double quotes, inner quotes doubled",
-                        path=where, line=start) from None
-    return out
+    return [(line, [c.strip() for c in row]) for line, row in numbered_rows(text, where)]
 
 
 def _header(header: list[str], line: int, where: str) -> tuple[int, int | None, list[int]]:
