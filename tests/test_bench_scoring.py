@@ -57,6 +57,15 @@ def test_rearranged_equal_forms_match() -> None:
     assert symbolic_match(sympy.Symbol("m") * sympy.Symbol("v"), sympy.exp(sympy.log(m) + sympy.log(v)))[0]
 
 
+def test_hyperbolic_identities_match_through_exponentials() -> None:
+    # III.4.32's occupation 1/(e^x - 1) found as (coth(x/2) - 1)/2; a plain simplify of the difference misses it
+    truth = feynman_equation("III.4.32").expr()
+    h, w, T, kb = sympy.symbols("h omega T kb")
+    found = -sympy.Rational(1, 2) + 1 / (2 * sympy.tanh(h * w / (4 * sympy.pi * T * kb)))
+    assert symbolic_match(truth, found) == (True, "difference")
+    assert symbolic_match(truth, 1 / (2 * sympy.tanh(h * w / (2 * sympy.pi * T * kb))))[0] is False
+
+
 @pytest.mark.parametrize("found", [m * v**3, m * v, sympy.sin(m) * v**2, m * v**2 + v,
                                    m * v**2 / 2 + 0.01 * sympy.sin(v)])
 def test_wrong_formulas_are_rejected(found: sympy.Expr) -> None:

@@ -15,7 +15,14 @@ from kansci.cli.render import constant_lines
 from kansci.errors import RunDirError
 from kansci.symbolic.exports import Formula
 from kansci.symbolic.formula import polish
-from kansci.symbolic.uncertainty import NOISE_FLOOR, REL_FLOOR, constant_table, fit_uncertainty, format_constant
+from kansci.symbolic.uncertainty import (
+    NOISE_FLOOR,
+    REL_FLOOR,
+    constant_table,
+    fit_uncertainty,
+    format_constant,
+    snap_targets,
+)
 
 x, z = sympy.symbols("x z", real=True)
 
@@ -95,6 +102,14 @@ def test_exact_data_stderr_is_floored() -> None:
 ])
 def test_honest_digits(value: float, stderr: float | None, expected: tuple[str, str]) -> None:
     assert format_constant(value, stderr) == expected
+
+
+@pytest.mark.parametrize("truth", [sympy.pi, -sympy.pi**2 / 4, sympy.sqrt(2) / 3, 1 / (2 * sympy.pi), sympy.pi**2])
+def test_exact_values_snap_back_and_noisy_ones_do_not(truth: sympy.Expr) -> None:
+    v = float(truth)
+    assert snap_targets(v * (1 + 3e-12), 1e-11 * abs(v))[0].value == truth
+    # with a 1 % standard error, a value this far from 1 is no longer told apart from its many neighbours
+    assert all(t.value != truth for t in snap_targets(v * 1.004, 0.01 * abs(v)))
 
 
 def _noisy_formula() -> tuple[Formula, np.ndarray, np.ndarray]:

@@ -5,7 +5,9 @@ Three verdicts per formula:
 * **strict** (SRBench 2021 rule): after rounding the found formula's floats (``|c| < 1e-4`` -> 0, others to 3
   decimals), ``truth - found`` or ``found / truth`` simplifies to a constant in sympy. One deliberate difference: a
   ratio of 0 does not count (SRBench accepts a formula whose constants all round to 0, because 0/truth is "constant").
-  The benchmark additionally requires test R² > 0.5, as SRBench does (see :func:`score_formula`).
+  The benchmark additionally requires test R² > 0.5, as SRBench does (see :func:`score_formula`). A second
+  difference: when the difference holds hyperbolic functions, it is also simplified after rewriting them as
+  exponentials, since sympy's ``simplify`` alone does not see identities such as 1/(2·tanh(x/2)) − 1/2 = 1/(e^x − 1).
 * **robust**: on random points of the sampling box, ``found - truth`` or ``found - r*truth`` (``r`` = median ratio)
   varies by less than ``1e-6`` times the spread (std) of the truth. No rounding, so constants such as 8.854e-12 are
   judged right; the tolerance is relative to the truth's own variation, so a nearly constant truth cannot be matched
@@ -35,6 +37,8 @@ ROBUST_TOL = 1e-6       # robust check: allowed spread, relative to std(truth)
 R2_SYMBOLIC = 0.5       # SRBench: a symbolic solution also needs test R² above this
 R2_ACCURACY = 0.999     # accuracy solution: clean test R² above this
 R2_FIT = 0.999          # taxonomy: below this the KAN itself "never fit well"
+
+_HYPERBOLIC = (sympy.tanh, sympy.coth, sympy.sinh, sympy.cosh, sympy.sech, sympy.csch)
 
 FAILURES: dict[str, str] = {
     "kan_fit": "KAN never fit well (network test R² < 0.999)",
@@ -96,6 +100,10 @@ def symbolic_match(truth: sympy.Expr, found: sympy.Expr, *, positive: Collection
             ratio = round_constants(sympy.simplify(ratio, ratio=1))
             if _finite_constant(ratio, nonzero=True):
                 return True, "ratio"
+            if diff.has(*_HYPERBOLIC):  # simplify alone cannot show e.g. 1/(2·tanh(x/2)) − 1/2 = 1/(e^x − 1)
+                diff = round_constants(sympy.simplify(diff.rewrite(sympy.exp), ratio=1))
+                if _finite_constant(diff, nonzero=False):
+                    return True, "difference"
     except (TimeoutError, RecursionError):
         return False, "timeout"
     return False, "no"

@@ -19,7 +19,7 @@ therefore still snap ``3.14159265358979`` to ``pi``.
 **Snapping with evidence** (:func:`snap_targets`). A value ``t`` is a snap target of ``c +- stderr`` only when
 
 1. it is covered: ``|t - c| <= COVERAGE * stderr`` (:data:`COVERAGE` = 3 standard errors); and
-2. it is not there by chance: simple values are dense (with denominators up to 12 and seven bases, some ``p/q * b``
+2. it is not there by chance: simple values are dense (with denominators up to 12 and eight bases, some ``p/q * b``
    lies within 0.3 % of any number), so the expected number of values at least as simple as ``t`` inside the
    interval, ``2 * COVERAGE * stderr * density``, must be at most :data:`LOOK_ELSEWHERE`. ``density`` counts, per
    unit of the constant's mantissa, the values ``p/q * b`` and ``p/(q*b)`` of every family (base ``b``, denominator
@@ -165,7 +165,7 @@ def fit_uncertainty(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], X: np.nda
 # ------------------------------------------------------------------------------------------------------ snapping
 _BASES: tuple[tuple[sympy.Expr, float], ...] = (
     (sympy.Integer(1), 0.0), (sympy.pi, 1.0), (sympy.E, 1.5), (sympy.sqrt(2), 2.0), (sympy.sqrt(3), 2.0),
-    (sympy.sqrt(sympy.pi), 2.5), (sympy.sqrt(2 * sympy.pi), 2.5))
+    (sympy.sqrt(sympy.pi), 2.5), (sympy.sqrt(2 * sympy.pi), 2.5), (sympy.pi**2, 2.5))
 
 
 def _families() -> list[tuple[float, sympy.Expr, bool, int, float]]:
