@@ -22,6 +22,8 @@ LAWS = {
     "sin(x)/x": (sympy.sin(x) / x, [x], (0.2, 6.0)),
     "sqrt(x^2+y^2)": (sympy.sqrt(x ** 2 + y ** 2), [x, y], (-2.0, 2.0)),
     "(x+y)/(1+x*y)": ((x + y) / (1 + x * y), [x, y], (0.0, 1.0)),
+    "x^3/(exp(x)-1)": (x ** 3 / (sympy.exp(x) - 1), [x], (0.5, 6.0)),           # Planck's spectrum
+    "x/(exp(7x/10)-1)": (x / (sympy.exp(sympy.Rational(7, 10) * x) - 1), [x], (1.0, 5.0)),
 }
 
 
@@ -73,7 +75,9 @@ def test_deadline_returns_quickly_with_something() -> None:
 def test_grammar_stays_small_enough_to_scan_exhaustively() -> None:
     """The search's cost is the number of trees times the grid points per tree; a regression guard on both instead
     of a wall-clock assertion (timings are shown by benchmarks, not asserted)."""
-    from kansci.discover.leaves import _GRIDS, _grammar, _grid_kinds
+    from kansci.discover.leaf_grammar import GRIDS as _GRIDS
+    from kansci.discover.leaf_grammar import grammar as _grammar
+    from kansci.discover.leaf_grammar import grid_kinds as _grid_kinds
 
     for k, limit in ((1, 400), (2, 2000)):
         trees = _grammar(k)
