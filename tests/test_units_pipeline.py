@@ -156,3 +156,19 @@ def test_bench_with_units_states_the_mode(tmp_path: Path) -> None:
     assert json.loads((run / "units.json").read_text())["reduction"]["prefactor"] == "Nn"
     with pytest.raises(Exception, match="--equations"):
         run_feynman_bench(ids=["I.12.1"], units=True, equations=tmp_path / "eqs.csv", out=tmp_path / "b2")
+
+
+def test_the_bundled_coulomb_example_runs_as_the_readme_shows(tmp_path: Path) -> None:
+    """README "Units, end to end": datasets/coulomb.csv with datasets/coulomb_units.csv."""
+    root = Path(__file__).resolve().parents[1]
+    data, units = root / "datasets" / "coulomb.csv", root / "datasets" / "coulomb_units.csv"
+    runs = tmp_path / "runs"
+    code, _, err = invoke(["fit", str(data), "--units", str(units), "--out", str(runs)])
+    assert code == 0, err
+    assert "units: F = q2**2/(epsilon*r**2) · Φ(pi1 = q1/q2)" in err
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert "units: F = q2**2/(epsilon*r**2) · Φ(pi1 = q1/q2)" in readme
+    code, out, err = invoke(["symbolify", str(next(runs.iterdir()))])
+    assert code == 0, err
+    for line in ("formula: q1*q2/(4*pi*epsilon*r**2)", "units: consistent (kg·m/s²)"):
+        assert line in out and line in readme
