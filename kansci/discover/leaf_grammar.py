@@ -173,7 +173,7 @@ def grammar(k: int) -> tuple[Node, ...]:
 
     k = 1: powers p ∈ {x, x², x³, √x, 1/x, 1/x²}; p + a·q; every unary (in each constant form) of a power; x or x²
     times or dividing a transcendental of x or x²; reciprocals of transcendentals of x or x²; powers times an
-    occupation 1/(e^{a·x} ∓ 1); a Gaussian
+    occupation 1/(e^{a·x} ∓ 1); powers times 1/√(b − x) or 1/√(b − x²); a Gaussian
     exp(a·(x + b)²). k = 2 (both variables used): p(x) ∘ q(y) for +, −, ×, ÷ both
     ways; p(x) + a·q(y); unaries of those with p, q ∈ {id, square, inverse}; √ and exp of p(x) + a·q(y); rationals
     N/(D + b) of simple polynomials (x, y, x², y², x±y, x²±y², x·y); p(x)·u(q(y)) and p(y)·u(q(x))."""
@@ -191,6 +191,8 @@ def grammar(k: int) -> tuple[Node, ...]:
         out += [_u("inv", _u("exp", t, "scale"), "shift") for t in P[:2]]
         # powers times an occupation, x^p/(e^{a·x} ∓ 1): Planck's spectrum, the mean energy of an oscillator
         out += [("b", "mul", "", p, _u(op, P[0], "scale")) for p in P for op in ("bose", "fermi")]
+        # powers times a Lorentz-like factor x^p/√(b − x^q): relativistic momentum v/√(1 − v²/c²)
+        out += [("b", "mul", "", p, _u("isqrt", t, "negshift")) for p in P for t in P[:2]]
         out.append(_u("exp", _u("sq", P[0], "shift"), "scale"))  # a Gaussian peak off the origin
     else:
         Px, Py = _powers(0), _powers(1)
