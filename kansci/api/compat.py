@@ -66,7 +66,13 @@ class EstimatorBase:
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """R² of ``predict(X)`` against ``y``, weighted by ``sample_weight`` when given."""
         pred = self.predict(X)  # type: ignore[attr-defined]
-        y = np.asarray(y, dtype=np.float64).reshape(-1)
+        if np.ndim(pred) == 2:  # several targets: the mean of their R² (scikit-learn's uniform_average)
+            ys = np.asarray(y, dtype=np.float64).reshape(pred.shape)
+            return float(np.mean([self._score_1d(ys[:, j], pred[:, j], sample_weight) for j in range(pred.shape[1])]))
+        return self._score_1d(np.asarray(y, dtype=np.float64).reshape(-1), pred, sample_weight)
+
+    @staticmethod
+    def _score_1d(y: np.ndarray, pred: np.ndarray, sample_weight: Any) -> float:
         if sample_weight is None:
             return r2_score(y, pred)
         w = check_weights(sample_weight, len(y))
@@ -88,13 +94,17 @@ BASES: tuple[type, ...] = (RegressorMixin, BaseEstimator) if SKLEARN else (Estim
 
 def check_xy(est: Any, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     """Validate training data: X 2-D numeric and finite with at least :data:`MIN_ROWS` rows and one column, y one
-    finite number per row ((n, 1) is flattened). Sets ``est.n_features_in_`` and, when X has string column names,
-    ``est.feature_names_in_``. Returns float64 X (n, d) and y (n,)."""
+    finite number per row ((n, 1) is flattened), or with several targets one row of k finite numbers per row. Sets
+    ``est.n_features_in_`` and, when X has string column names, ``est.feature_names_in_``. Returns float64 X (n, d)
+    and y (n,), or y (n, k) for several targets."""
     if y is None:
         raise DataError(f"{type(est).__name__} requires y to be passed, but the target y is None",
                         "pass the target values: fit(X, y)")
+    shape = np.asarray(y).shape  # (np.ndim would call a wrapper's __array_function__)
+    several = len(shape) == 2 and shape[1] > 1  # several targets: y (n, k)
     if SKLEARN:
-        return validate_data(est, X, y, reset=True, dtype=np.float64, y_numeric=True, ensure_min_samples=MIN_ROWS)
+        return validate_data(est, X, y, reset=True, dtype=np.float64, y_numeric=True, ensure_min_samples=MIN_ROWS,
+                             multi_output=several)
     Xa = _matrix(X, "X")
     if len(Xa) < MIN_ROWS:
         raise DataError(f"Found array with {len(Xa)} sample(s) (shape={Xa.shape}) while a minimum of {MIN_ROWS} "
@@ -102,7 +112,9 @@ def check_xy(est: Any, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     ya = _numeric(y, "y")
     if ya.ndim == 2 and ya.shape[1] == 1:
         ya = ya[:, 0]
-    if ya.ndim != 1 or len(ya) != len(Xa):
+    if several and len(ya) == len(Xa):
+        pass
+    elif ya.ndim != 1 or len(ya) != len(Xa):
         raise DataError(f"y must have shape ({len(Xa)},) to match X {Xa.shape}, got {ya.shape}",
                         "pass one target value per row of X")
     _finite(ya, "y")

@@ -7,7 +7,7 @@ memory, so a fitted estimator pickles, clones and predicts without files.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import sympy
 
 from kansci import rundir
 from kansci.api import candidates as cand
+from kansci.api import multi
 from kansci.api.compat import BASES, NotFittedError, check_weights, check_x, check_xy
 from kansci.api.exports import jax_function, latex_table
 from kansci.api.settings import build_config, declare_units, merge_keywords, seed_of, threads, workspace
@@ -101,7 +102,9 @@ class KANRegressor(*BASES):  # type: ignore[misc]
     # ----------------------------------------------------------------------------------------------- fitting
     def fit(self, X: Any, y: Any, sample_weight: Any = None, *, feature_names: Sequence[str] | None = None,
             target_name: str = "y", X_units: Sequence[Any] | None = None, y_units: Any = None) -> KANRegressor:
-        """Train a KAN on X (n, d) and y (n,), find formulas, and keep the candidate table.
+        """Train a KAN on X (n, d) and y (n,), find formulas, and keep the candidate table. With y (n, k), k >= 2
+        targets: one KAN with k outputs and one formula and table per target (:mod:`kansci.api.multi`);
+        ``target_name`` is then a list of k names, or one name ``t`` for ``t0 .. t{k-1}``.
 
         ``sample_weight`` (n,) weights the training loss of the network, the least-squares baselines, every loss
         of the table and the selection (weights that are all equal fit exactly as no weights). ``feature_names``
@@ -113,6 +116,9 @@ class KANRegressor(*BASES):  # type: ignore[misc]
         for name in _FITTED:
             self.__dict__.pop(name, None)
         X, y = check_xy(self, X, y)
+        several = y.ndim == 2  # y (n, k): one formula per target
+        if several and (X_units is not None or y_units is not None):
+            raise ValueError("X_units/y_units work with one target; fit one target at a time to declare units")
         weights = None if sample_weight is None else check_weights(sample_weight, len(y))
         if weights is not None and np.all(weights == weights[0]):
             weights = None
@@ -129,17 +135,23 @@ class KANRegressor(*BASES):  # type: ignore[misc]
             if plan is not None:
                 ds = plan.original
             sym = symbolify_run(result.run, cfg) if self.symbolify else None
+            if several:
+                outs = multi.gather(ds, sym, weights)
             doc = structure = None
-            if sym is not None:
+            if sym is not None and not several:
                 doc = rundir.read_json(result.run / "symbolic", "formula.json")
                 structure = rundir.read_json(result.run / "symbolic", "structure.json")
-            found = cand.gather(ds, sym.formula if sym else None, str(sym.metrics.get("found_by", "")) if sym else "",
-                                doc, weights)
-        self._candidates, self._noise_nmse = found, float((structure or {}).get("accept_nmse") or 0.0)
-        self.selected_index_ = cand.select(found, self.model_selection, self._noise_nmse) if sym is not None else None
-        self.equations_ = cand.table(found, self.selected_index_)
-        self.formula_ = found[self.selected_index_].formula if self.selected_index_ is not None else None
-        self.symbolic_metrics_ = sym.metrics if sym is not None else None
+            found = None if several else cand.gather(
+                ds, sym.formula if sym else None, str(sym.metrics.get("found_by", "")) if sym else "", doc, weights)
+        if several:
+            self._fitted_targets(outs, sym is not None)
+        else:
+            self._candidates, self._noise_nmse = found, float((structure or {}).get("accept_nmse") or 0.0)
+            self.selected_index_ = (cand.select(found, self.model_selection, self._noise_nmse) if sym is not None
+                                    else None)
+            self.equations_ = cand.table(found, self.selected_index_)
+            self.formula_ = found[self.selected_index_].formula if self.selected_index_ is not None else None
+            self.symbolic_metrics_ = sym.metrics if sym is not None else None
         self.model_, self.dataset_ = result.model, ds
         self._units = plan if weights is None else None
         self.units_ = None if plan is None else {**plan.record(), **({"check": sym.metrics.get("units")} if sym
@@ -147,6 +159,20 @@ class KANRegressor(*BASES):  # type: ignore[misc]
         self.metrics_, self.history_ = result.metrics, result.history
         self.run_dir_ = Path(result.run) if self.out_dir is not None else None
         return self
+
+    def _fitted_targets(self, outs: list[multi.Output], symbolified: bool) -> None:
+        """The per-target attributes of a fit on several targets: lists with one entry per target."""
+        self._candidates = [o.candidates for o in outs]
+        self._noise_nmse = [o.noise_nmse for o in outs]
+        self.selected_index_ = multi.select(outs, self.model_selection) if symbolified else None
+        self.equations_ = [cand.table(o.candidates, self.selected_index_[j] if symbolified else None)
+                           for j, o in enumerate(outs)]
+        self.formula_ = multi.pick(self._candidates, self.selected_index_, None) if symbolified else None
+        self.symbolic_metrics_ = [o.metrics for o in outs] if symbolified else None
+
+    def _several(self) -> bool:
+        """Fitted on several targets (``_candidates`` then holds one candidate list per target)."""
+        return bool(self._candidates) and isinstance(self._candidates[0], list)
 
     def _first_class(self) -> dict[str, Any]:
         limit = self.time_limit_s
@@ -183,9 +209,9 @@ class KANRegressor(*BASES):  # type: ignore[misc]
             raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
                                  "appropriate arguments before using this estimator.")
 
-    def predict(self, X: Any, index: int | None = None) -> np.ndarray:
+    def predict(self, X: Any, index: Any = None) -> np.ndarray:
         """Predictions for X (n, d) -> (n,): of row ``index`` of ``equations_``, else of ``formula_``, else (without
-        symbolify) of the trained network."""
+        symbolify) of the trained network. Fitted on k targets: (n, k), ``index`` a list of one row per target."""
         self._check_fitted()
         X = check_x(self, X)
         if index is None and self.formula_ is None:
@@ -194,10 +220,13 @@ class KANRegressor(*BASES):  # type: ignore[misc]
                 if red is not None:  # the network was trained on the dimensionless groups
                     return predict(self.model_, self._units.train, red.group_values(X)) * red.prefactor_values(X)
                 return predict(self.model_, self.dataset_, X)
-        return self._formula(index)(X)
+        f = self._formula(index)
+        return np.column_stack([g(X) for g in f]) if isinstance(f, list) else f(X)
 
-    def _formula(self, index: int | None) -> Formula:
+    def _formula(self, index: Any) -> Formula | list[Formula]:
         self._check_fitted()
+        if self._several():
+            return multi.pick(self._candidates, self.selected_index_, index)
         if index is None:
             if self.formula_ is None:
                 raise ValueError("fitted with symbolify=False, so no formula was selected; pass index=k for row k "
@@ -209,35 +238,51 @@ class KANRegressor(*BASES):  # type: ignore[misc]
             raise IndexError(f"index {index} is out of range: equations_ has {len(self._candidates)} rows")
         return self._candidates[int(index)].formula
 
-    def index_of(self, model_selection: str) -> int:
+    def index_of(self, model_selection: str) -> Any:
         """The row of ``equations_`` that a ``model_selection`` rule picks (to use another rule without refitting:
-        ``reg.predict(X, index=reg.index_of("simplest"))``)."""
+        ``reg.predict(X, index=reg.index_of("simplest"))``); several targets: a list, one row per target."""
         self._check_fitted()
+        if self._several():
+            return [cand.select(c, model_selection, n) for c, n in zip(self._candidates, self._noise_nmse)]
         return cand.select(self._candidates, model_selection, self._noise_nmse)
 
-    def sympy(self, index: int | None = None) -> sympy.Expr:
-        """The sympy expression of row ``index`` of ``equations_`` (default: ``formula_``)."""
-        return self._formula(index).sympy()
+    def sympy(self, index: Any = None) -> Any:
+        """The sympy expression of row ``index`` of ``equations_`` (default: ``formula_``); several targets: a list."""
+        return _each(self._formula(index), lambda f: f.sympy())
 
-    def latex(self, index: int | None = None, precision: int | None = None) -> str:
-        """LaTeX of row ``index`` (default: ``formula_``), constants to ``precision`` significant digits (None: all)."""
-        expr = self._formula(index).expr
-        if precision is not None:
-            expr = expr.xreplace({c: sympy.Float(c, precision) for c in expr.atoms(sympy.Float)})
-        return sympy.latex(expr)
+    def latex(self, index: Any = None, precision: int | None = None) -> Any:
+        """LaTeX of row ``index`` (default: ``formula_``), constants to ``precision`` significant digits (None: all);
+        several targets: a list."""
 
-    def latex_table(self, indices: Sequence[int] | None = None, precision: int = 3) -> str:
-        """A booktabs LaTeX table of the rows ``indices`` of ``equations_`` (default: the Pareto rows)."""
+        def one(f: Formula) -> str:
+            expr = f.expr
+            if precision is not None:
+                expr = expr.xreplace({c: sympy.Float(c, precision) for c in expr.atoms(sympy.Float)})
+            return sympy.latex(expr)
+
+        return _each(self._formula(index), one)
+
+    def latex_table(self, indices: Any = None, precision: int = 3) -> Any:
+        """A booktabs LaTeX table of the rows ``indices`` of ``equations_`` (default: the Pareto rows); several
+        targets: a list of tables, ``indices`` a list of row lists (one per target)."""
         self._check_fitted()
+        if self._several():
+            return multi.tables(self._candidates, indices, precision)
         found = self._candidates
         if indices is None:
             indices = [k for k, c in enumerate(found) if c.pareto]
         rows = [{"complexity": c.complexity, "train_loss": c.train_loss, "val_loss": c.val_loss} for c in found]
         return latex_table([c.formula for c in found], rows, [int(k) for k in indices], precision)
 
-    def jax(self, index: int | None = None) -> Any:
-        """Row ``index`` (default: ``formula_``) as a jax function of X (n, d) -> (n,); ImportError without jax."""
-        return jax_function(self._formula(index))
+    def jax(self, index: Any = None) -> Any:
+        """Row ``index`` (default: ``formula_``) as a jax function of X (n, d) -> (n,); ImportError without jax;
+        several targets: a list of functions."""
+        return _each(self._formula(index), jax_function)
+
+
+def _each(f: Formula | list[Formula], fn: Callable[[Formula], Any]) -> Any:
+    """``fn(f)``, or ``[fn(g) for g in f]`` for the list of a fit on several targets."""
+    return [fn(g) for g in f] if isinstance(f, list) else fn(f)
 
 
 #: The same estimator under the name scikit-learn users of symbolic regression look for.

@@ -13,6 +13,7 @@ from kansci.core.model import KAN
 from kansci.data import Dataset
 from kansci.pipeline import load_run_data, predict
 from kansci.pipeline.common import load_model
+from kansci.rundir.targets import read_targets
 
 __all__ = ["Run", "load_run"]
 
@@ -26,11 +27,16 @@ class Run:
     dataset: Dataset
     metrics: dict[str, Any]
     config: Config
-    formula: Any = None  # Formula when the run was symbolified
-    symbolic_model: KAN | None = None
+    formula: Any = None  # Formula when the run was symbolified; several targets: a list, one per target
+    symbolic_model: Any = None  # KAN; several targets: a list, one per target
+
+    @property
+    def targets(self) -> list[str]:
+        """The target names (one for most runs)."""
+        return self.dataset.targets
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """The trained network's predictions, X (n, d) -> (n,), in original units."""
+        """The trained network's predictions, X (n, d) -> (n,), or (n, k) for k targets, in original units."""
         return predict(self.model, self.dataset, np.asarray(X, dtype=np.float64))
 
 
@@ -39,16 +45,27 @@ def load_run(path: str | Path, out: str | Path = "runs") -> Run:
 
     The formula is read from ``symbolic/formula.json`` by the same safe parser that reads user formulas. A run
     symbolified by a kansci that did not yet store the formula as parser text raises RunDirError (re-run
-    ``kansci symbolify`` on it)."""
+    ``kansci symbolify`` on it). A run with several targets has a list of formulas and symbolic models, one per
+    target in output order (from ``symbolic/<dir>/``, see :mod:`kansci.rundir.targets`)."""
     run = rundir.resolve_run(path, out)
     model = load_model(run)
     ds = load_run_data(run)
     cfg = load_config(run / "config.yaml")
-    formula = sym_model = None
-    if (run / "symbolic" / "formula.json").is_file():
-        from kansci.symbolic.exports import Formula
-
-        sym_model = load_model(run / "symbolic")  # its symbolic edges need the primitive library
-        doc = rundir.read_json(run / "symbolic", "formula.json")
-        formula = Formula.from_json(doc, source=str(run / "symbolic" / "formula.json"))
+    formula: Any = None
+    sym_model: Any = None
+    folders = [f for _, f in read_targets(run / "symbolic") or []]
+    if folders and all((f / "formula.json").is_file() for f in folders):
+        loaded = [_symbolic(f) for f in folders]
+        formula, sym_model = [f for f, _ in loaded], [m for _, m in loaded]
+    elif not folders and (run / "symbolic" / "formula.json").is_file():
+        formula, sym_model = _symbolic(run / "symbolic")
     return Run(run, model, ds, rundir.read_json(run, "metrics.json"), cfg, formula, sym_model)
+
+
+def _symbolic(sym: Path) -> tuple[Any, KAN]:
+    """(formula, symbolic model) from one folder of symbolic results."""
+    from kansci.symbolic.exports import Formula
+
+    sym_model = load_model(sym)  # its symbolic edges need the primitive library
+    doc = rundir.read_json(sym, "formula.json")
+    return Formula.from_json(doc, source=str(sym / "formula.json")), sym_model

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from kansci import rundir
+from kansci.rundir.targets import read_targets
 
-__all__ = ["SCHEMA_VERSION", "bench_doc", "envelope", "fit_doc", "formula_fields", "show_doc", "symbolify_doc"]
+__all__ = ["SCHEMA_VERSION", "bench_doc", "envelope", "fit_doc", "formula_fields", "show_doc", "symbolify_doc",
+           "symbolify_targets_doc"]
 
 SCHEMA_VERSION = 1
 
@@ -43,11 +45,25 @@ def formula_fields(formula: Any) -> dict[str, Any]:
 def symbolify_doc(run: Path, formula: Any, metrics: Mapping[str, Any], files: Sequence[Path]) -> dict[str, Any]:
     """``kansci symbolify --json``: the formula, how it was found, its constants with their uncertainties, its metrics
     (``symbolic/metrics.json``) and the files written."""
-    return envelope("symbolify", run=str(run), formula=formula_fields(formula), found_by=metrics.get("found_by"),
-                    decomposition=list(metrics.get("decomposition") or []), warning=metrics.get("warning"),
-                    constants=list(metrics.get("constants") or []),
-                    formula_with_uncertainties=metrics.get("formula_with_uncertainties"),
-                    metrics=dict(metrics), files=[str(f) for f in files])
+    return envelope("symbolify", run=str(run), **_found(formula, metrics, files))
+
+
+def _found(formula: Any, metrics: Mapping[str, Any], files: Sequence[Path]) -> dict[str, Any]:
+    return dict(formula=formula_fields(formula), found_by=metrics.get("found_by"),
+                decomposition=list(metrics.get("decomposition") or []), warning=metrics.get("warning"),
+                constants=list(metrics.get("constants") or []),
+                formula_with_uncertainties=metrics.get("formula_with_uncertainties"),
+                metrics=dict(metrics), files=[str(f) for f in files])
+
+
+def symbolify_targets_doc(run: Path, result: Any) -> dict[str, Any]:
+    """``kansci symbolify --json`` of a run with several targets (a :class:`kansci.pipeline.targets.TargetsResult`):
+    ``formula`` is null and ``targets`` holds, per target in output order, its ``name``, its folder ``dir`` and the
+    fields of a one-target document (``formula``, ``found_by``, ..., ``metrics``, ``files``)."""
+    targets = [{"name": name, "dir": str(folder), **_found(r.formula, r.metrics, r.files)}
+               for name, folder, r in zip(result.targets, result.dirs, result.results)]
+    return envelope("symbolify", run=str(run), formula=None, targets=targets, wall_s=result.metrics.get("wall_s"),
+                    time_limit_s=result.metrics.get("time_limit_s"), files=[str(f) for f in result.files])
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -65,6 +81,7 @@ def show_doc(run: Path, cfg: Any) -> dict[str, Any]:
     model = _read(run / "model.json") or {}
     split = data.get("split") or {}
     t = cfg.train
+    targets = read_targets(run / "symbolic")
     return envelope(
         "show", run=str(run), status=metrics.get("status", "unknown"),
         data={"source": data.get("source"), "n_rows": data.get("n_rows"), "n_train": len(split.get("train", [])),
@@ -74,7 +91,9 @@ def show_doc(run: Path, cfg: Any) -> dict[str, Any]:
                "dtype": cfg.model.dtype, "device": metrics.get("device", cfg.model.device)},
         train={"optimizer": t.optimizer, "steps_per_grid": t.steps, "grids": list(t.grids), "lamb": t.lamb,
                "seed": cfg.seed, "steps_run": metrics.get("steps"), "wall_s": metrics.get("wall_s")},
-        metrics=metrics, formula=_saved_formula(run / "symbolic"),
+        metrics=metrics, formula=None if targets else _saved_formula(run / "symbolic"),
+        **({"targets": [{"name": name, "dir": str(folder), "formula": _saved_formula(folder)}
+                        for name, folder in targets]} if targets else {}),
     )
 
 

@@ -1,8 +1,10 @@
 """``kansci predict RUN DATA.csv``: apply a run's formula (default) or its trained network to new rows.
 
 The file's columns are matched to the run's inputs by name: extra columns are ignored, a missing input is an error
-that names it, and the target column is optional (when present, R² and RMSE are reported). The predictions go to a
-CSV file (``-o``, written atomically) or to stdout; ``--json`` prints a document instead (docs/cli_json.md).
+that names it, and the target column is optional (when present, R² and RMSE are reported). A run with several
+targets predicts one column per target (each from its own formula, or from its output of the network). The
+predictions go to a CSV file (``-o``, written atomically) or to stdout; ``--json`` prints a document instead
+(docs/cli_json.md).
 :mod:`.run` registers :func:`predict` as the ``predict`` command, after the other pipeline commands.
 """
 from __future__ import annotations
@@ -25,40 +27,73 @@ from kansci.errors import DataError, RunDirError
 
 @dataclass
 class Prediction:
-    """Predictions for the rows of a file: ``X`` (n, d) in the run's input order, ``y`` (n,) the file's target
-    values (None without a usable target column), ``pred`` (n,)."""
+    """Predictions for the rows of a file: ``X`` (n, d) in the run's input order, per target j ``ys[j]`` (n,) the
+    file's values of ``targets[j]`` (None without a usable column), ``preds`` (n, k) the predictions, one column per
+    target. A run with one target has k = 1; ``target``, ``column``, ``y`` and ``pred`` are then its single ones."""
 
     run: Path
     data: str
     using: str  # "formula" or "model"
     inputs: list[str]
-    target: str
-    column: str  # name of the prediction column in the output
+    targets: list[str]
+    columns: list[str]  # names of the prediction columns in the output
     X: np.ndarray
-    y: np.ndarray | None
-    pred: np.ndarray
-    formula: str | None
+    ys: list[np.ndarray | None]
+    preds: np.ndarray
+    formulas: list[str] | None
     ignored: list[str]
 
+    @property
+    def several(self) -> bool:
+        return len(self.targets) > 1
+
+    @property
+    def target(self) -> str:
+        return self.targets[0]
+
+    @property
+    def column(self) -> str:
+        return self.columns[0]
+
+    @property
+    def y(self) -> np.ndarray | None:
+        return self.ys[0]
+
+    @property
+    def pred(self) -> np.ndarray:  # (n,) of the first target
+        return self.preds[:, 0]
+
+    @property
+    def formula(self) -> str | None:
+        return None if self.formulas is None else self.formulas[0]
+
     def metrics(self) -> dict[str, float] | None:
+        """R² and RMSE of the first target (the only one of a one-target run); None without its column."""
+        return self.target_metrics()[0]
+
+    def target_metrics(self) -> list[dict[str, float] | None]:
         from kansci.metrics import regression_metrics
 
-        return None if self.y is None else regression_metrics(self.y, self.pred)
+        return [None if y is None else regression_metrics(y, self.preds[:, j]) for j, y in enumerate(self.ys)]
 
     def non_finite(self) -> int:
-        return int(np.count_nonzero(~np.isfinite(self.pred)))
+        return int(np.count_nonzero(~np.isfinite(self.preds)))
 
 
-def _load_formula(run: Path) -> Any:
+def _load_formulas(run: Path) -> list[Any]:
+    """The run's formula, or one per target for a run with several targets."""
+    from kansci import rundir
+    from kansci.rundir.targets import read_targets
     from kansci.symbolic.exports import Formula
 
     sym = run / "symbolic"
-    if not (sym / "formula.json").is_file():
-        raise RunDirError(f"{run}: the run has no formula yet (no symbolic/formula.json)",
-                          f"run `kansci symbolify {run}` first, or pass --model to use the trained network")
-    from kansci import rundir
-
-    return Formula.from_json(rundir.read_json(sym, "formula.json"), source=str(sym / "formula.json"))
+    folders = [folder for _, folder in read_targets(sym) or [("", sym)]]
+    for folder in folders:
+        if not (folder / "formula.json").is_file():
+            where = folder.relative_to(run).as_posix()
+            raise RunDirError(f"{run}: the run has no formula yet (no {where}/formula.json)",
+                              f"run `kansci symbolify {run}` first, or pass --model to use the trained network")
+    return [Formula.from_json(rundir.read_json(f, "formula.json"), source=str(f / "formula.json")) for f in folders]
 
 
 def _similar(name: str, header: list[str]) -> str | None:
@@ -80,9 +115,10 @@ def predict_rows(run: Path, data: Path, using: str) -> Prediction:
                                   "table's columns", "predict with the formula (the default), which uses the columns")
             meta = original
     inputs, target = meta.get("inputs"), meta.get("target")
-    if not isinstance(inputs, list) or not isinstance(target, str):
+    targets = [target] if isinstance(target, str) else target
+    if not isinstance(inputs, list) or not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
         raise RunDirError(f"{run / 'dataset.json'}: no 'inputs' list or 'target' name", "re-run `kansci fit`")
-    formula = _load_formula(run) if using == "formula" else None
+    formulas = _load_formulas(run) if using == "formula" else None
     table = parse_table(data)
     header = table.header
     missing = [name for name in inputs if name not in header]
@@ -93,43 +129,61 @@ def predict_rows(run: Path, data: Path, using: str) -> Prediction:
                         f"{', '.join(repr(m) for m in missing)} (the run's inputs are {', '.join(inputs)})", hint,
                         path=table.path, column=missing[0])
     idx = [header.index(name) for name in inputs]
-    t = header.index(target) if target in header else None
-    if t is not None and t not in table.bad_cells and bool(np.isnan(table.values[:, t]).all()):
-        t = None  # an empty target column (a template to fill in) is not scored
-    check_columns(table, idx + ([] if t is None else [t]))
+    cols = [header.index(name) if name in header else None for name in targets]
+    cols = [None if t is not None and t not in table.bad_cells and bool(np.isnan(table.values[:, t]).all()) else t
+            for t in cols]  # an empty target column (a template to fill in) is not scored
+    check_columns(table, idx + [t for t in cols if t is not None])
     X = table.values[:, idx]
-    if formula is not None:
-        names = formula.input_names if set(formula.input_names) <= set(inputs) else inputs
-        pred = formula(table.values[:, [header.index(n) for n in names]])
+    if formulas is not None:
+        pred = np.column_stack([_apply(f, table.values, header, inputs) for f in formulas])
     else:
         from kansci.pipeline import load_run_data
         from kansci.pipeline import predict as model_predict
         from kansci.pipeline.common import load_model
 
         pred = model_predict(load_model(run), load_run_data(run), X)
-    column = f"{target}_pred"
-    while column in (*inputs, target):
-        column += "_"
-    used = {*inputs, target}
-    return Prediction(run, table.path, using, list(inputs), target, column, X,
-                      None if t is None else table.values[:, t], np.asarray(pred, dtype=np.float64).reshape(-1),
-                      formula.text if formula is not None else None, [h for h in header if h not in used])
+    columns: list[str] = []
+    for name in targets:
+        column = f"{name}_pred"
+        while column in (*inputs, *targets, *columns):
+            column += "_"
+        columns.append(column)
+    used = {*inputs, *targets}
+    return Prediction(run, table.path, using, list(inputs), list(targets), columns, X,
+                      [None if t is None else table.values[:, t] for t in cols],
+                      np.asarray(pred, dtype=np.float64).reshape(len(X), len(targets)),
+                      [f.text for f in formulas] if formulas is not None else None,
+                      [h for h in header if h not in used])
+
+
+def _apply(formula: Any, values: np.ndarray, header: list[str], inputs: list[str]) -> np.ndarray:
+    """``formula`` on the table's rows: (n,)."""
+    names = formula.input_names if set(formula.input_names) <= set(inputs) else inputs
+    return np.asarray(formula(values[:, [header.index(n) for n in names]]), dtype=np.float64).reshape(-1)
 
 
 def csv_text(p: Prediction) -> str:
-    """The output table: the inputs, the target (when the file has it), then the predictions (``repr`` floats,
-    which read back exactly)."""
+    """The output table: the inputs, the targets (those the file has), then the predictions, one column per target
+    (``repr`` floats, which read back exactly)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([*p.inputs, *([p.target] if p.y is not None else []), p.column])
-    cols = [p.X, *([p.y[:, None]] if p.y is not None else []), p.pred[:, None]]
+    writer.writerow([*p.inputs, *[t for t, y in zip(p.targets, p.ys) if y is not None], *p.columns])
+    cols = [p.X, *[y[:, None] for y in p.ys if y is not None], p.preds]
     for row in np.hstack(cols).tolist():
         writer.writerow([repr(v) for v in row])
     return buf.getvalue()
 
 
 def predict_doc(p: Prediction, output: Path | None) -> dict[str, Any]:
-    """``kansci predict --json``; ``predictions`` holds the values when no ``-o`` file was given."""
+    """``kansci predict --json``; ``predictions`` holds the values when no ``-o`` file was given. Several targets:
+    ``target``, ``column``, ``formula`` and ``metrics`` are lists (one entry per target) and ``predictions`` has one
+    row of k values per data row."""
+    if p.several:
+        return envelope("predict", run=str(p.run), data=p.data, using=p.using, formula=p.formulas, inputs=p.inputs,
+                        target=p.targets, column=p.columns, n_rows=int(p.preds.shape[0]), ignored_columns=p.ignored,
+                        metrics=p.target_metrics(), non_finite=p.non_finite(),
+                        output=None if output is None else str(output),
+                        predictions=p.preds.tolist() if output is None else None)
     return envelope("predict", run=str(p.run), data=p.data, using=p.using, formula=p.formula, inputs=p.inputs,
                     target=p.target, column=p.column, n_rows=int(p.pred.shape[0]), ignored_columns=p.ignored,
                     metrics=p.metrics(), non_finite=p.non_finite(), output=None if output is None else str(output),
@@ -138,6 +192,12 @@ def predict_doc(p: Prediction, output: Path | None) -> dict[str, Any]:
 
 def _score_line(m: dict[str, float]) -> str:
     return f"R² {m['r2']:.10f}  RMSE {m['rmse']:.4e}"
+
+
+def _score_lines(p: Prediction) -> list[str]:
+    """The score line of each target whose column the file has (prefixed by the target's name when several)."""
+    return [(f"{name}: " if p.several else "") + _score_line(m)
+            for name, m in zip(p.targets, p.target_metrics()) if m is not None]
 
 
 def predict(
@@ -163,20 +223,20 @@ def predict(
                         path=str(output))
     path = resolve_run(run, out or DEFAULT_RUNS)
     p = predict_rows(path, data, "model" if use_model else "formula")
-    metrics, bad = p.metrics(), p.non_finite()
+    bad = p.non_finite()
     if bad:
-        render.err(f"warning: {bad} of {p.pred.shape[0]} predictions are not finite"
+        render.err(f"warning: {bad} of {p.preds.size} predictions are not finite"
                    + (" (the formula leaves its domain on those rows)" if p.using == "formula" else ""))
     if output is not None:
         write_text(output, csv_text(p))
     if json_out:
         render.out_json(predict_doc(p, output))
     elif output is not None:
-        render.out(f"wrote {output}: {p.pred.shape[0]} rows, {p.column} from the {p.using} of {path}")
-        if metrics is not None:
-            render.out(_score_line(metrics))
+        render.out(f"wrote {output}: {p.pred.shape[0]} rows, {', '.join(p.columns)} from the {p.using} of {path}")
+        for line in _score_lines(p):
+            render.out(line)
     else:
         render.out(csv_text(p).rstrip("\n"))
-        render.err(f"predict: {p.pred.shape[0]} rows, {p.column} from the {p.using} of {path}")
-        if metrics is not None:
-            render.err(_score_line(metrics))
+        render.err(f"predict: {p.pred.shape[0]} rows, {', '.join(p.columns)} from the {p.using} of {path}")
+        for line in _score_lines(p):
+            render.err(line)

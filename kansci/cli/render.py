@@ -151,6 +151,29 @@ def print_fit(run: Path, metrics: Mapping[str, Any]) -> None:
     out("model vs data:")
     for line in metrics_lines(metrics):
         out(line)
+    per_target_lines(metrics)
+
+
+def per_target_lines(metrics: Mapping[str, Any]) -> None:
+    """A run with several targets: each target's train/test RMSE and R² (the lines above are their mean)."""
+    per = metrics.get("per_target")
+    if isinstance(per, Mapping):
+        for name, m in per.items():
+            out(f"  target {name}:")
+            for line in metrics_lines(m):
+                out(f"  {line}")
+
+
+def print_targets(rows: Sequence[tuple[str, Mapping[str, Any]]], files: Sequence[Path] = ()) -> None:
+    """One formula per target: ``rows`` of (``"name = formula"``, that formula's metrics), then the files."""
+    for k, (text, metrics) in enumerate(rows):
+        if k:
+            out()
+        print_symbolify(text, metrics)
+    if files:
+        out("files:")
+        for f in files:
+            out(f"  {f}")
 
 
 def constant_lines(metrics: Mapping[str, Any]) -> list[str]:
@@ -234,7 +257,9 @@ def print_run_summary(run: Path, cfg: Any) -> None:
     if data:
         out(f"data: {data.get('source')} ({data.get('n_rows')} rows: {len(split.get('train', []))} train, "
             f"{len(split.get('test', []))} test; normalize {cfg.data.normalize})")
-        out(f"columns: {', '.join(data.get('inputs', []))} -> {data.get('target')}")
+        target = data.get("target")
+        target = ", ".join(target) if isinstance(target, list) else target
+        out(f"columns: {', '.join(data.get('inputs', []))} -> {target}")
     width = metrics.get("width", model.get("width"))
     out(f"model: width {json.dumps(width)}, k {cfg.model.k}, grid {model.get('grid')}, {cfg.model.dtype}, "
         f"device {metrics.get('device', cfg.model.device)}")
@@ -250,8 +275,16 @@ def print_run_summary(run: Path, cfg: Any) -> None:
     out("model vs data:")
     for line in metrics_lines(metrics):
         out(line)
+    per_target_lines(metrics)
+    from kansci.rundir.targets import read_targets
+
+    targets = read_targets(run / "symbolic")
     formula = run / "symbolic" / "formula.txt"
-    if formula.is_file():
+    if targets:
+        print_targets([((folder / "formula.txt").read_text(encoding="utf-8").strip()
+                        if (folder / "formula.txt").is_file() else f"{name} = none",
+                        _read_json(folder / "metrics.json") or {}) for name, folder in targets])
+    elif formula.is_file():
         sym = _read_json(run / "symbolic" / "metrics.json") or {}
         print_symbolify(formula.read_text(encoding="utf-8").strip(), sym)
     else:

@@ -36,7 +36,8 @@ from kansci.config import Config, load_config
 @command(app, "fit")
 def fit(
     data: Annotated[Path | None, typer.Argument(help="CSV file with a header row (or set data.path)")] = None,
-    target: Annotated[str | None, typer.Option(help="target column (default: the last column)")] = None,
+    target: Annotated[str | None, typer.Option(
+        help="target column (default: the last column); a,b for several targets, one formula each")] = None,
     inputs: Annotated[str | None, typer.Option(help="input columns a,b,c (default: all others)")] = None,
     width: Annotated[str | None, typer.Option(help="layer widths: 2,5,1 or '[2,[5,2],1]' or auto")] = None,
     grids: Annotated[str | None, typer.Option(help="grid-extension schedule, e.g. 3,5,10")] = None,
@@ -197,10 +198,21 @@ def symbolify(
              "prune.edge_th": edge_th, "symbolic.precision": precision}
     cfg = run_config(path, config, sets, flags)
     result = pipeline.symbolify_run(path, cfg, log=render.err)
-    if json_out:
+    if isinstance(result, pipeline.TargetsResult):  # several targets: one formula each
+        _print_targets(path, result, json_out)
+    elif json_out:
         render.out_json(jsondoc.symbolify_doc(path, result.formula, result.metrics, result.files))
     else:
         render.print_symbolify(result.formula.text, result.metrics, result.files)
+
+
+def _print_targets(run: Path, result: Any, json_out: bool, files: bool = True) -> None:
+    """The formulas of a run with several targets (a :class:`kansci.pipeline.TargetsResult`)."""
+    if json_out:
+        render.out_json(jsondoc.symbolify_targets_doc(run, result))
+        return
+    render.print_targets([(f"{f.target} = {f.text}", r.metrics) for f, r in zip(result.formulas, result.results)],
+                         result.files if files else ())
 
 
 def _plot(run: Path, cfg: Config, out: Path | None) -> list[Path]:
@@ -257,7 +269,10 @@ def run_all(
         fitted = pipeline.fit_run(cfg, progress=progress, log=progress.log)
     render.print_fit(fitted.run, fitted.metrics)
     result = pipeline.symbolify_run(fitted.run, cfg, log=render.err)
-    render.print_symbolify(result.formula.text, result.metrics)
+    if isinstance(result, pipeline.TargetsResult):
+        _print_targets(fitted.run, result, False, files=False)
+    else:
+        render.print_symbolify(result.formula.text, result.metrics)
     written = _plot(fitted.run, cfg, None)
     render.out(f"figures: {len(written)} file(s) in {fitted.run / 'figures'}")
     render.out(f"run: {fitted.run}")

@@ -80,7 +80,9 @@ class DataConfig(Section):
     sep: str = Field("auto",
         description="field separator of a text data file: auto = comma or tab, whichever splits the header line into "
                     "more fields; or comma, tab, semicolon, pipe, or one character such as ':'")
-    target: NonEmptyStr | None = Field(None, description="target column name; null = the last column")
+    target: NonEmptyStr | list[NonEmptyStr] | None = Field(None,
+        description="target column name, or a list of names (or 'a,b') for several targets: one KAN with one "
+                    "output per target and one formula per target; null = the last column")
     inputs: list[NonEmptyStr] | None = Field(None, min_length=1,
         description="input column names; null = all other columns")
     test_frac: float = Field(0.2, gt=0, lt=1, description="fraction of rows held out as the test set, in (0, 1)")
@@ -112,8 +114,18 @@ class DataConfig(Section):
     def _inputs(cls, v: list[str] | None, info: Any) -> list[str] | None:
         _unique(v)
         target = info.data.get("target")
-        if v is not None and target is not None and target in v:
-            raise ValueError(f"contains the target column {show(target)}")
+        for name in [target] if isinstance(target, str) else target or []:
+            if v is not None and name in v:
+                raise ValueError(f"contains the target column {show(name)}")
+        return v
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, v: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("is an empty list; name at least one target column")
+            _unique(v)
         return v
 
 

@@ -13,9 +13,11 @@ from typing import Any
 from kansci.pipeline.common import check_width, load_data, load_run_data, predict, split_seed
 from kansci.pipeline.fit import FitInterrupted, FitResult, fit_run
 from kansci.pipeline.symbolify import SymbolifyResult, symbolify_run
+from kansci.pipeline.targets import TargetsResult
 from kansci.train.loop import StopRequest
 
-__all__ = ["FitInterrupted", "FitResult", "StopRequest", "SymbolifyResult", "build_figures", "check_width",
+__all__ = ["FitInterrupted", "FitResult", "StopRequest", "SymbolifyResult", "TargetsResult", "build_figures",
+           "check_width",
            "fit_run", "load_data", "load_run_data", "plot_run", "predict", "split_seed", "symbolify_run"]
 _FIGURES = ("plot_run", "build_figures")
 

@@ -64,6 +64,11 @@ def load_data(cfg: Config, progress: Callable[[int, int], None] | None = None) -
     if cfg.data.denoise:  # the run stores the smoothed training targets; config.yaml records data.denoise
         from kansci.data.denoise import denoise_targets
 
+        if ds.n_targets > 1:
+            raise _located(cfg, "data.denoise", ConfigError(
+                f"data.denoise smooths one target; the data has {ds.n_targets} ({ds.target_name})",
+                "set data.denoise: false, or fit one target at a time", key="data.denoise"))
+
         ds, _ = denoise_targets(ds, cfg.seed)
     return ds
 
@@ -76,7 +81,8 @@ def _data_key(cfg: Config, exc: DataError) -> str:
         return exc.key
     if exc.column is not None and exc.column in (cfg.data.inputs or []):
         return "data.inputs"
-    if exc.column is not None and exc.column == cfg.data.target:
+    target = cfg.data.target
+    if exc.column is not None and (exc.column == target or (isinstance(target, list) and exc.column in target)):
         return "data.target"
     return "data.path"
 
@@ -106,7 +112,7 @@ def train_tensors(ds: Dataset, seed: int, dtype: torch.dtype, device: torch.devi
         return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)
 
     (xf, yf), (xv, yv) = ds.train_rows_norm(fit), ds.train_rows_norm(val)  # one copy of each part, no more
-    return TrainData(t(xf), t(yf)[:, None], t(xv), t(yv)[:, None])
+    return TrainData(t(xf), t(yf).reshape(len(yf), -1), t(xv), t(yv).reshape(len(yv), -1))  # y: (n, n_targets)
 
 
 #: Rows per chunk when a model is evaluated on many rows (bounds the memory of the per-edge activations).
@@ -114,19 +120,33 @@ PREDICT_CHUNK = 32_768
 
 
 def predict(model: KAN, ds: Dataset, X: np.ndarray) -> np.ndarray:
-    """Model prediction in ORIGINAL units for X (n, d) in original units -> (n,), in chunks of
-    :data:`PREDICT_CHUNK` rows."""
-    out = np.empty(X.shape[0])
+    """Model prediction in ORIGINAL units for X (n, d) in original units -> (n,) for a one-output model, (n, k) for
+    k outputs (several targets), in chunks of :data:`PREDICT_CHUNK` rows."""
+    out = np.empty((X.shape[0], model.n_out))
     with torch.no_grad():
         for s in range(0, X.shape[0], PREDICT_CHUNK):
             xn = torch.as_tensor(ds.x_norm.apply(X[s:s + PREDICT_CHUNK]), dtype=model.dtype, device=model.device)
-            out[s:s + PREDICT_CHUNK] = model(xn)[:, 0].double().cpu().numpy()
-    return ds.y_norm.undo(out[:, None])[:, 0]
+            out[s:s + PREDICT_CHUNK] = model(xn).double().cpu().numpy()
+    y = ds.y_norm.undo(out)
+    return y[:, 0] if model.n_out == 1 else y
 
 
-def model_metrics(model: KAN, ds: Dataset) -> dict[str, float]:
-    train = regression_metrics(ds.y_train, predict(model, ds, ds.X_train))
-    test = regression_metrics(ds.y_test, predict(model, ds, ds.X_test))
+METRIC_KEYS = ("train_rmse", "train_r2", "test_rmse", "test_r2")
+
+
+def model_metrics(model: KAN, ds: Dataset) -> dict[str, Any]:
+    """Train/test RMSE and R² of the network. Several targets: each target's under ``per_target`` (keyed by name),
+    and their plain mean at the top level (scikit-learn's ``uniform_average``)."""
+    pred_train, pred_test = predict(model, ds, ds.X_train), predict(model, ds, ds.X_test)
+    if ds.n_targets == 1:
+        return _train_test(ds.y_train, pred_train, ds.y_test, pred_test)
+    per = {name: _train_test(ds.y_train[:, j], pred_train[:, j], ds.y_test[:, j], pred_test[:, j])
+           for j, name in enumerate(ds.targets)}
+    return {**{key: float(np.mean([m[key] for m in per.values()])) for key in METRIC_KEYS}, "per_target": per}
+
+
+def _train_test(y_train: np.ndarray, p_train: np.ndarray, y_test: np.ndarray, p_test: np.ndarray) -> dict[str, float]:
+    train, test = regression_metrics(y_train, p_train), regression_metrics(y_test, p_test)
     return {"train_rmse": train["rmse"], "train_r2": train["r2"], "test_rmse": test["rmse"], "test_r2": test["r2"]}
 
 
@@ -147,15 +167,25 @@ def build_model(cfg: Config, width: Any, device: torch.device, *, mult_arity: in
 
 
 def check_width(cfg: Config, ds: Dataset) -> None:
-    """An explicit ``model.width`` must have the data's number of inputs and one output."""
+    """An explicit ``model.width`` must have the data's number of inputs and one output per target."""
     if cfg.model.width == "auto":
         return
     width = [list(w) if isinstance(w, tuple) else w for w in cfg.model.width]
-    if width[0] != ds.n_inputs or width[-1] != 1:
+    k = ds.n_targets
+    if width[0] != ds.n_inputs or width[-1] != k:
         raise _located(cfg, "model.width", ConfigError(
-            f"model.width {width} does not match the data: {ds.n_inputs} inputs and 1 target",
-            f"use width [{ds.n_inputs}, ..., 1], or width: auto", key="model.width",
+            f"model.width {width} does not match the data: {ds.n_inputs} inputs and {k} target{'s' if k > 1 else ''}",
+            f"use width [{ds.n_inputs}, ..., {k}], or width: auto", key="model.width",
         ))
+
+
+def check_targets(cfg: Config, ds: Dataset) -> None:
+    """Several targets cannot be combined with declared units yet (the reduction has one target)."""
+    if ds.n_targets > 1 and (cfg.data.units or cfg.data.units_file):
+        key = "data.units" if cfg.data.units else "data.units_file"
+        raise _located(cfg, key, ConfigError(
+            f"declared units work with one target; the data has {ds.n_targets} ({ds.target_name})",
+            "drop the units, or fit one target at a time", key=key))
 
 
 def write_config(run: Path, cfg: Config) -> None:

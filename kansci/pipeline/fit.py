@@ -23,6 +23,7 @@ from kansci.pipeline import units_step
 from kansci.pipeline.common import (
     Log,
     build_model,
+    check_targets,
     check_width,
     cpu_threads_for,
     environment,
@@ -140,6 +141,7 @@ def fit_run(
         ds = load_run_data(resume)
     else:
         ds = dataset if dataset is not None else load_data(cfg)
+    check_targets(cfg, ds)
     units = units_step.plan_units(cfg, ds, log) if resume is None else None  # bad units leave no run behind
     ds = units.train if units is not None else ds  # the reduced problem when the units allow one
     rundir.check_out_dir(cfg.output.dir)

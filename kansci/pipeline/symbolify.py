@@ -16,11 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sympy
 import torch
 
-from kansci import rundir
-from kansci.atomic import all_or_nothing
 from kansci.budget import deadline_after, expired
 from kansci.config import Config
 from kansci.core.model import KAN, resolve_device
@@ -30,6 +27,8 @@ from kansci.pipeline.common import cpu_threads_for, load_model, load_run_data, p
 from kansci.pipeline.direct_fit import direct_fit, unsnapped_pareto, use
 from kansci.pipeline.discovery import describe, discover
 from kansci.pipeline.selection import SMALL_TABLE, choose, estimate_noise, with_unsnapped
+from kansci.pipeline.symbolic_files import write_symbolic
+from kansci.pipeline.targets import TargetsResult, symbolify_targets
 from kansci.pipeline.units_step import RunUnits, load_units
 from kansci.prune import PruneReport
 from kansci.symbolic.exports import Formula, make_symbols
@@ -44,8 +43,12 @@ class SymbolifyResult:
     prune: PruneReport | None = None
 
 
-def symbolify_run(run: Path, cfg: Config, *, log: Callable[[str], None] = lambda s: None) -> SymbolifyResult:
+def symbolify_run(run: Path, cfg: Config, *,
+                  log: Callable[[str], None] = lambda s: None) -> SymbolifyResult | TargetsResult:
     """Find the formula of a trained run (see the module doc); writes ``run/symbolic/``. Deterministic for a run.
+    A run with several targets gets one formula per target (a :class:`TargetsResult`, layout in
+    :mod:`kansci.rundir.targets`), each found by this same search on that target's values and the network restricted
+    to that output; ``symbolic.time_limit_s`` bounds them all together (:mod:`.targets`).
 
     ``log`` receives progress lines, among them one per phase with its time, e.g.
     ``symbolify: structure search ... 4.2 s``, and a last ``symbolify: total ... 9.8 s``."""
@@ -53,9 +56,12 @@ def symbolify_run(run: Path, cfg: Config, *, log: Callable[[str], None] = lambda
     library = build_library(cfg.symbolic.lib, [c.model_dump(exclude_none=True) for c in cfg.symbolic.custom])
     ds = load_run_data(run)
     device = resolve_device(cfg.model.device, ds.n_rows)
-    units = load_units(run)  # declared units; with a reduction, ds is the reduced problem and Φ is searched
     with cpu_threads_for(ds.n_rows, device):
-        return _symbolify(run, cfg, ds, device, library, log, units)
+        if ds.n_targets > 1:
+            return symbolify_targets(run, cfg, ds, device, library, log, _symbolify)
+        units = load_units(run)  # declared units; with a reduction, ds is the reduced problem and Φ is searched
+        return _symbolify(run / "symbolic", cfg, ds, lambda: load_model(run, device=device), device, library, log,
+                          units)
 
 
 DISCOVERY_SHARE = 0.5  # of symbolify's time limit, for the structure-first search
@@ -83,13 +89,16 @@ class _Phases:
         self._log(f"symbolify: total ... {time.perf_counter() - self._t0:.1f} s")
 
 
-def _symbolify(run: Path, cfg: Config, ds: Dataset, device: torch.device, library: dict[str, Primitive],
-               log: Callable[[str], None], units: RunUnits | None = None) -> SymbolifyResult:
+def _symbolify(out: Path, cfg: Config, ds: Dataset, load: Callable[[], KAN], device: torch.device,
+               library: dict[str, Primitive], log: Callable[[str], None],
+               units: RunUnits | None = None) -> SymbolifyResult:
+    """The search for one target: ``load()`` gives its trained network (one output), ``ds`` its data; writes
+    ``out`` (``RUN/symbolic`` for a run with one target)."""
     t0 = time.perf_counter()
     phases = _Phases(log, t0)
     sym = cfg.symbolic
     deadline = deadline_after(sym.time_limit_s)
-    model = load_model(run, device=device)
+    model = load()
     network = copy.deepcopy(model)  # the trained network, unpruned: the surrogate and the reference for metrics
     data = train_tensors(ds, cfg.seed, model.dtype, device)
     torch.manual_seed(cfg.seed)
@@ -153,7 +162,7 @@ def _symbolify(run: Path, cfg: Config, ds: Dataset, device: torch.device, librar
         structure["units"] = metrics["units"]
         pareto = units.restore_rows(pareto)  # in the original variables, like the formula
     phases.done("choosing and scoring")
-    files = write_symbolic(run, formula, model, metrics, fit.choices if fit else [], fit.table if fit else [],
+    files = write_symbolic(out, formula, model, metrics, fit.choices if fit else [], fit.table if fit else [],
                            pareto, best["snaps"], fit.report if fit else None, sym.precision, structure)
     phases.done("writing files")
     phases.total()
@@ -180,43 +189,3 @@ def _metrics(formula: Formula, network: KAN, ds: Dataset) -> dict[str, Any]:
     out["formula_vs_model_max_abs"] = float(np.max(np.abs(diff)))
     out["complexity"] = formula.complexity()
     return out
-
-
-def _edge_label(name: str, params: list[float]) -> str:
-    """``c*f(a*x+b)+d`` with 3 significant digits, e.g. ``2.0*sin(3.14*x + 0.5) - 1.0``."""
-    from kansci.symbolic.primitives import X, default_library
-
-    a, b, c, d = (sympy.Float(v, 3) for v in params)
-    prim = default_library().get(name)
-    inner = a * X + b
-    body = prim.sympy(inner) if prim is not None else sympy.Function(name)(inner)
-    return str(c * body + d)
-
-
-def write_symbolic(run: Path, formula: Formula, model: KAN, metrics: dict[str, Any], choices: list[Any],
-                   table: list[dict[str, Any]], pareto: list[dict[str, Any]], snaps: list[dict[str, Any]],
-                   report: PruneReport | None, precision: int, structure: dict[str, Any]) -> list[Path]:
-    """``RUN/symbolic/``: the formula in every export, its metrics, the edge fits, the structure decisions and the
-    model the edges belong to (the symbolified network, or the trained one when no edge was fitted)."""
-    out = run / "symbolic"
-    edges = [{"layer": c.layer, "i": c.i, "j": c.j, "primitive": c.primitive, "params": c.params,
-              "r2": c.r2_final if c.r2_final is not None else c.r2, "r2_isolated": c.r2,
-              "attribution": c.attribution, "score": c.score,
-              "label": _edge_label(c.primitive, c.params)}
-             for c in choices]
-    doc = {**formula.to_json(), "display": formula.rounded(precision), "metrics": metrics, "edges": edges,
-           "pareto": pareto, "snaps": snaps, "prune": report.to_dict() if report else None}
-    if "units" in metrics:
-        doc["units"] = metrics["units"]
-    with all_or_nothing():  # a full disk midway leaves the previous symbolic/ as it was
-        files = [
-            rundir.write_text(out / "formula.txt", f"{formula.target} = {formula.text}\n"),
-            rundir.write_text(out / "formula.tex", formula.latex() + "\n"),
-            rundir.write_json(out / "formula.json", doc),
-            rundir.write_text(out / "formula.py", formula.python_module()),
-            rundir.write_json(out / "edges.json", table),
-            rundir.write_json(out / "metrics.json", metrics),
-            rundir.write_json(out / "structure.json", structure),
-        ]
-        rundir.save_model(out, model)
-    return files + [out / "model.json", out / "model.pt"]

@@ -51,12 +51,12 @@ from kansci.train.loop import (
 )
 
 
-def ladder(n_in: int) -> list[tuple[list[Any], int]]:
-    """The candidate widths with their multiplication arity, simplest first."""
-    rungs: list[tuple[list[Any], int]] = [([n_in, 1], 2), ([n_in, 1, 1], 2)]
+def ladder(n_in: int, n_out: int = 1) -> list[tuple[list[Any], int]]:
+    """The candidate widths with their multiplication arity, simplest first; ``n_out`` outputs (one per target)."""
+    rungs: list[tuple[list[Any], int]] = [([n_in, n_out], 2), ([n_in, 1, n_out], 2)]
     if n_in >= 2:
-        rungs.append(([n_in, [0, 1], 1], n_in))
-    rungs.append(([n_in, 2 * n_in + 1, 1], 2))
+        rungs.append(([n_in, [0, 1], n_out], n_in))
+    rungs.append(([n_in, 2 * n_in + 1, n_out], 2))
     return rungs
 
 
@@ -88,7 +88,7 @@ def search_architecture(
     var = float(torch.var(data.y_val, unbiased=False)) or 1.0
     screen_cfg = _Override(cfg, grids=list(cfg.grids[:2]), steps=min(cfg.steps, screen_steps))
     rest_cfg = _Override(cfg, grids=list(cfg.grids[2:]))
-    rungs = ladder(data.x_train.shape[1])
+    rungs = ladder(data.x_train.shape[1], data.y_train.shape[1])
     tried: list[tuple[KAN, History, dict[str, Any]]] = []
     for saved in (resume or {}).get("tried", []):
         model = build(saved["row"]["width"], saved["row"]["mult_arity"], saved["row"].get("seed", seed))
