@@ -295,3 +295,19 @@ def test_arrays_with_several_targets() -> None:
         dataset_from_arrays(X, Y, target_name=["a", "b", "c"])
     back = type(ds).from_json(json.loads(json.dumps(ds.to_json())), X, Y)
     assert back.targets == ["a", "b"] and np.array_equal(back.y_norm.scale, ds.y_norm.scale)
+
+
+def test_a_run_with_several_targets_before_symbolify(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "two.csv", 60)
+    res = invoke("fit", data, "--target", "y1,y2", "--out", tmp_path / "runs", "--width", "2,2", "--device", "cpu",
+                 "--set", "train.steps=2", "--set", "train.grids=[3]")
+    assert res.exit_code == 0, res.output
+    path = run_path(res.stdout)
+    doc = json.loads(invoke("show", path, "--json").stdout)
+    assert doc["formula"] is None and [(t["name"], t["formula"]) for t in doc["targets"]] == [("y1", None),
+                                                                                              ("y2", None)]
+    res = invoke("predict", path, data)
+    assert res.exit_code == 2 and "no formula yet" in res.stderr and "--model" in res.stderr
+    assert invoke("predict", path, data, "--model").stdout.splitlines()[0] == "x0,x1,y1,y2,y1_pred,y2_pred"
+    res = invoke("fit", data, "--target", "y1,y2", "--units", "x0=m,x1=m,y1=m,y2=m", "--out", tmp_path / "r2")
+    assert res.exit_code == 2 and "one target" in res.stderr and not (tmp_path / "r2").exists()

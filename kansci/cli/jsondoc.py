@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kansci import rundir
-from kansci.rundir.targets import read_targets
+from kansci.rundir.targets import read_targets, target_dirs
 
 __all__ = ["SCHEMA_VERSION", "bench_doc", "envelope", "fit_doc", "formula_fields", "show_doc", "symbolify_doc",
            "symbolify_targets_doc"]
@@ -81,7 +81,9 @@ def show_doc(run: Path, cfg: Any) -> dict[str, Any]:
     model = _read(run / "model.json") or {}
     split = data.get("split") or {}
     t = cfg.train
-    targets = read_targets(run / "symbolic")
+    names = data.get("target") if isinstance(data.get("target"), list) else None  # several targets
+    targets = read_targets(run / "symbolic") or (
+        [(n, run / "symbolic" / d) for n, d in zip(names, target_dirs(names))] if names else None)
     return envelope(
         "show", run=str(run), status=metrics.get("status", "unknown"),
         data={"source": data.get("source"), "n_rows": data.get("n_rows"), "n_train": len(split.get("train", [])),
