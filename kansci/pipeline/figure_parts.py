@@ -230,9 +230,10 @@ def _structure_tree(c: RunContents) -> dict[str, Any] | None:
 
 
 def draw(c: RunContents, kinds: Sequence[str], *, log: Callable[[str], None] = _quiet, max_points: int = 400,
-         seed: int = 0) -> dict[str, Figure]:
+         seed: int = 0, title: str | None = None) -> dict[str, Figure]:
     """The figures ``kinds`` (validated, canonical order) of the loaded run ``c``, keyed by kind; kinds that cannot
-    be drawn are left out and reported through ``log``."""
+    be drawn are left out and reported through ``log``. ``title``: the network figure's (default: the formula, or
+    the run's name)."""
     sym = c.sym_model is not None
     # read every file first, so a corrupt run fails before any drawing
     history = (*read_history(c.run), read_markers(c.run)) if "loss" in kinds else None
@@ -247,8 +248,8 @@ def draw(c: RunContents, kinds: Sequence[str], *, log: Callable[[str], None] = _
             if text and not text.replace(" ", "").startswith(f"{c.dataset.target_name}="):
                 text = f"{c.dataset.target_name} = {text}"
             limit = int(10 * layout(view, title=True).width)  # about 10 characters per inch at the title's size
-            title = plots.short(text, limit) if sym and text else c.run.name
-            figs["network"] = plots.network_figure(view, title=title)
+            shown = plots.short(text, limit) if sym and text else c.run.name
+            figs["network"] = plots.network_figure(view, title=shown if title is None else plots.short(title, limit))
         if "edges" in kinds:
             figs["edges"] = plots.edges_figure(view)
     if history is not None:

@@ -97,11 +97,15 @@ def build_figures(run: Path, what: Sequence[str] | str = ALL, *, log: Callable[[
         raise RunDirError(f"{path / 'model.json'}: model has {model.n_in} inputs and {model.n_out} outputs but "
                           f"dataset.json lists {ds.n_inputs} and {ds.n_targets}",
                           "model.json and dataset.json come from different runs; re-run `kansci fit`")
+    folders = target_dirs(ds.targets)
+    each = [_target_contents(path, output_subnet(model, j), ds.for_target(j), path / "symbolic" / folder)
+            for j, folder in enumerate(folders)]
+    texts = [f"{c.dataset.target_name} = {(c.formula or {}).get('display') or (c.formula or {}).get('text')}"
+             for c in each if c.formula is not None]
     figs = draw(RunContents(path, model, ds), [k for k in kinds if k in WHOLE], log=lambda m: _whole_log(m, log),
-                max_points=max_points, seed=seed)
+                max_points=max_points, seed=seed, title="; ".join(texts) if texts else None)
     per = [k for k in kinds if k != "loss"]
-    for j, folder in enumerate(target_dirs(ds.targets) if per else []):
-        c = _target_contents(path, output_subnet(model, j), ds.for_target(j), path / "symbolic" / folder)
+    for folder, c in zip(folders, each) if per else []:
         for kind, fig in draw(c, per, log=lambda m, f=folder: log(f"{f}: {m}"), max_points=max_points,
                               seed=seed).items():
             figs[f"{folder}/{kind}"] = fig
