@@ -16,7 +16,9 @@ import errno
 import io
 import json
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -127,12 +129,32 @@ def all_or_nothing() -> Iterator[None]:
         raise
     finally:
         _STAGED.reset(token)
-    for i, (tmp, path) in enumerate(group.files):
-        try:
-            os.replace(tmp, path)
-        except OSError as exc:
-            group.discard(i)
-            raise os_error(exc, path) from exc
+    with _sigint_deferred():  # a Ctrl-C between two renames would leave half a group: it waits for the last one
+        for i, (tmp, path) in enumerate(group.files):
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                group.discard(i)
+                raise os_error(exc, path) from exc
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) that arrives during the block and deliver it to the previous handler after it (main
+    thread only: Python runs signal handlers there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[tuple[int, Any]] = []
+    old = signal.signal(signal.SIGINT, lambda signum, frame: caught.append((signum, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+        if caught and callable(old):
+            old(*caught[0])
+        elif caught and old == signal.SIG_DFL:
+            raise KeyboardInterrupt
 
 
 def _make_folders(path: Path) -> list[Path]:

@@ -8,7 +8,8 @@ by :func:`supervise`. The child reports progress through ``mark(event, data)``, 
 * any other event name: recorded (e.g. ``fit`` with the network's metrics), so a killed task still reports them.
 
 When a limit passes, the whole process group is killed with SIGKILL, so a runaway task really stops (a thread could
-not be stopped). The child also carries a watchdog that ends it should its supervisor die.
+not be stopped). The child ends itself as soon as its supervisor is gone (a ``kill -9`` of the parent leaves no task
+running on), and a watchdog ends it at the sum of all limits in any case.
 
 Executors only decide *where* :func:`supervise` runs: :class:`LocalExecutor` calls it from a thread pool (the
 threads only wait; the work is in the child processes); :class:`DaskExecutor` submits the very same call to a Dask
@@ -18,10 +19,11 @@ the worker's filesystem (use a shared --out folder for a multi-machine cluster),
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,24 +31,24 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from kansci.bench import live
+from kansci.bench.live import kill_live  # noqa: F401 - kept importable from here
 from kansci.errors import ConfigError
 
 T = TypeVar("T")
 Mark = Callable[[str, dict], None]
-_LIVE: set[subprocess.Popen] = set()
-_LIVE_LOCK = threading.Lock()
 _CHILD = "from kansci.bench.executor import _child_main; _child_main()"
 
 
 @dataclass(frozen=True)
 class Limits:
     """Seconds allowed per phase: ``startup_s`` until the child has imported its task, ``budget_s`` from then
-    until ``pipeline_done`` (or the result), ``score_s`` after ``pipeline_done``."""
+    until ``pipeline_done`` (or the result), ``score_s`` after ``pipeline_done``; ``math.inf``: no limit."""
 
     budget_s: float
     score_s: float = 120.0
@@ -60,9 +62,11 @@ def _child_main() -> None:
     with open(spec_path, "rb") as fh:
         spec = pickle.load(fh)  # written by our own supervisor, never user data
     sys.path[:0] = [p for p in spec["sys_path"] if p not in sys.path]
-    watchdog = threading.Timer(spec["hard_s"], os._exit, (3,))  # in case the supervisor itself dies
-    watchdog.daemon = True
-    watchdog.start()
+    if math.isfinite(spec["hard_s"]):
+        watchdog = threading.Timer(spec["hard_s"], os._exit, (3,))  # in case the supervisor itself dies
+        watchdog.daemon = True
+        watchdog.start()
+    threading.Thread(target=_orphan_watch, args=(spec["parent"],), daemon=True).start()
     events = open(events_path, "a", encoding="utf-8")
 
     def mark(event: str, data: dict | None = None) -> None:
@@ -79,26 +83,15 @@ def _child_main() -> None:
         events.close()
 
 
+def _orphan_watch(parent: int, every_s: float = 0.5) -> None:
+    """End this task process at once when its supervisor ``parent`` is gone (killed with ``kill -9``, say): a task
+    that nobody waits for must not run on (the process is re-parented, so ``getppid`` changes)."""
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(3)
+
+
 # ------------------------------------------------------------------------------------------------- supervisor
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        if hasattr(os, "killpg"):
-            os.killpg(proc.pid, signal.SIGKILL)  # the child leads its own session: this reaches its children too
-        else:  # pragma: no cover - Windows
-            proc.kill()
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
-
-
-def kill_live() -> None:
-    """Kill every task process this process started and is still watching (used on interrupt)."""
-    with _LIVE_LOCK:
-        procs = list(_LIVE)
-    for proc in procs:
-        _kill(proc)
-
-
 def _read_events(path: Path, offset: int) -> tuple[list[dict], int]:
     """Complete JSON lines of ``path`` after byte ``offset``; returns (events, new offset)."""
     try:
@@ -134,7 +127,7 @@ def supervise(fn: Callable[[Any, Mark], dict], task: Any, limits: Limits, poll_s
     work = Path(tempfile.mkdtemp(prefix="kansci-task-"))
     spec_path, events_path, log_path = work / "spec.pkl", work / "events.jsonl", work / "stderr.log"
     hard_s = limits.startup_s + limits.budget_s + limits.score_s + 30.0
-    spec = {"sys_path": list(sys.path), "payload": pickle.dumps((fn, task)), "hard_s": hard_s}
+    spec = {"sys_path": list(sys.path), "payload": pickle.dumps((fn, task)), "hard_s": hard_s, "parent": os.getpid()}
     spec_path.write_bytes(pickle.dumps(spec))
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -146,8 +139,7 @@ def supervise(fn: Callable[[Any, Mark], dict], task: Any, limits: Limits, poll_s
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)
     out["pid"] = proc.pid
-    with _LIVE_LOCK:
-        _LIVE.add(proc)
+    live.watch(proc)
     t_start = None
     deadline = time.monotonic() + limits.startup_s
     offset = 0
@@ -173,13 +165,13 @@ def supervise(fn: Callable[[Any, Mark], dict], task: Any, limits: Limits, poll_s
                 try:
                     proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
-                    _kill(proc)
+                    live.kill(proc)
                 break
             if rc is not None:
                 out["error"] = f"task process exited with code {rc} without a result: {_tail(log_path)}"
                 break
             if time.monotonic() > deadline:
-                _kill(proc)
+                live.kill(proc)
                 out["status"] = "timeout"
                 limit = {"startup": limits.startup_s, "pipeline": limits.budget_s, "score": limits.score_s}
                 out["error"] = f"killed after {limit[out['phase']]:g} s in phase {out['phase']}"
@@ -187,9 +179,8 @@ def supervise(fn: Callable[[Any, Mark], dict], task: Any, limits: Limits, poll_s
             time.sleep(poll_s)
     finally:
         if proc.poll() is None:
-            _kill(proc)
-        with _LIVE_LOCK:
-            _LIVE.discard(proc)
+            live.kill(proc)
+        live.unwatch(proc)
         out["elapsed_s"] = None if t_start is None else time.monotonic() - t_start
         for p in (spec_path, events_path, log_path):
             p.unlink(missing_ok=True)
@@ -212,15 +203,16 @@ class LocalExecutor:
 
     def map_unordered(self, call: Callable[[T], Any], items: Sequence[T]) -> Iterator[tuple[T, Any]]:
         """Yield ``(item, call(item))`` as each finishes. On interrupt, pending items are cancelled and running
-        task processes killed."""
+        task processes stopped (:func:`kansci.bench.live.stop_live`)."""
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="kansci-bench")
+        futures: dict[Future, T] = {}
         try:
             futures = {pool.submit(call, item): item for item in items}
             for fut in as_completed(futures):
                 yield futures[fut], fut.result()
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
-            kill_live()
+            live.stop_live(set(futures))
             raise
         finally:
             pool.shutdown(wait=True)
@@ -250,7 +242,8 @@ class DaskExecutor:
 
     def map_unordered(self, call: Callable[[T], Any], items: Sequence[T],
                       keys: Sequence[str] | None = None) -> Iterator[tuple[T, Any]]:
-        """Yield ``(item, call(item))`` as each finishes on the cluster; cancels the rest on interrupt."""
+        """Yield ``(item, call(item))`` as each finishes on the cluster. On interrupt, the pending calls are cancelled
+        and the running task processes on the workers get the Ctrl-C (:func:`kansci.bench.live.interrupt_live`)."""
         from distributed import as_completed as dask_completed
 
         futures = {}
@@ -261,7 +254,9 @@ class DaskExecutor:
             for fut in dask_completed(list(futures), loop=self.client.loop):
                 yield futures[fut], fut.result()
         except BaseException:
-            self.client.cancel(list(futures))
+            self.client.cancel(list(futures))  # pending ones; running ones get the Ctrl-C where they run
+            with contextlib.suppress(Exception):
+                self.client.run(live.interrupt_live)
             raise
 
 

@@ -252,18 +252,36 @@ def plot(
 
 @command(app, "run")
 def run_all(
-    config: Annotated[Path, typer.Argument(help="YAML experiment config (data.path relative to the file)")],
+    configs: Annotated[list[Path], typer.Argument(
+        help="YAML experiment config(s) (data.path relative to the file); several make a sweep")],
     sets: SetOpt = None,
     out: Annotated[Path | None, typer.Option(help="folder for run directories")] = None,
     name: Annotated[str | None, typer.Option(help="run name")] = None,
     seed: Annotated[int | None, typer.Option(help="run seed")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda")] = None,
     units: UnitsOpt = None,
+    seeds: Annotated[str | None, typer.Option(help="sweep: run every config with each seed, e.g. 0-9 or 0,3,7")] = None,
+    workers: Annotated[int | None, typer.Option(help="sweep: local worker processes (default: cores)")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="sweep: Dask scheduler address, e.g. tcp://host:8786")] = None,
+    summary: Annotated[Path | None, typer.Option(
+        help="sweep: the summary CSV (default: <runs folder>/sweep-<time>.csv)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="sweep: print the summary as one JSON document")] = False,
 ) -> None:
-    """fit -> symbolify -> plot with one config; prints the formula, the metrics and the run path."""
+    """fit -> symbolify -> plot with one config; prints the formula, the metrics and the run path. Several configs,
+    or --seeds, make a sweep: every (config, seed) runs as its own task on local processes or a Dask cluster, then
+    one summary table is printed and written (see docs/cli_json.md for --json)."""
     from kansci import pipeline
 
     flags = {"output.dir": out, "output.name": name, "seed": seed, "model.device": device, **units_flags(units)}
+    if seeds is not None and seed is not None:
+        raise typer.BadParameter("give --seed (one run) or --seeds (a sweep), not both", param_hint="--seeds")
+    if len(configs) > 1 or seeds is not None or workers is not None or scheduler or summary is not None or json_out:
+        from kansci.cli.sweep import run_sweep_command
+
+        run_sweep_command(configs, seeds=seeds, sets=sets or [], flags=flags, workers=workers, scheduler=scheduler,
+                          summary=summary, json_out=json_out)
+        return
+    (config,) = configs
     cfg = load_config(config, overrides=sets or [], flags=flags, extra_validators=[check_library])
     with render.FitProgress() as progress:
         fitted = pipeline.fit_run(cfg, progress=progress, log=progress.log)
