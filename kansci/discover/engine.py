@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -31,6 +30,7 @@ import torch
 
 from kansci.budget import expired, remaining
 from kansci.discover import separability, structure
+from kansci.discover.branches import LeafJob, Map, leaf_candidates
 from kansci.discover.candidates import (
     ALTERNATIVES,
     LEAF_SHARE,
@@ -49,12 +49,10 @@ from kansci.discover.candidates import (
     torch_transform,
     transformed_noise,
 )
-from kansci.discover.leaves import search_leaf
 from kansci.discover.powerlaw import fit_power_law
 from kansci.discover.surrogate import Surrogate, evaluate, restricted
 from kansci.discover.transforms import TargetTransform, candidate_transforms
 from kansci.expr.evaluate import to_numpy
-from kansci.metrics import nmse as nmse_of
 from kansci.symbolic.formula import polish
 
 __all__ = ["Candidate", "Engine", "complexity"]
@@ -65,8 +63,9 @@ class Engine:
 
     def __init__(self, *, tol: float, accept: float, deadline: float | None, noise: float = 0.0,
                  weight: float = 0.05, log: Callable[[str], None] = lambda _: None, seed: int = 0,
-                 leaf_results: int = 3) -> None:
+                 leaf_results: int = 3, pmap: Map | None = None) -> None:
         self.tol, self.accept, self.deadline, self.weight, self.log = tol, accept, deadline, weight, log
+        self.pmap = pmap  # runs the transforms' leaf searches (:mod:`.branches`); None: one after the other
         self.noise = noise  # RMS error of one surrogate value, in units of the target
         self.decisions = structure.DecisionLog()
         self.rng = np.random.default_rng(seed)
@@ -121,29 +120,31 @@ class Engine:
         if X.shape[1] > 2:
             return out
         transforms = candidate_transforms(y) if np.all(np.isfinite(y)) else []
-        for t in [TargetTransform(), *transforms]:
+        ts = [TargetTransform(), *transforms]
+        if self.pmap is not None:  # the searches on y itself first, then the other transforms at once, in order
+            k = next((i for i, t in enumerate(ts) if t.name != "y"), len(ts))
+            for t in ts[:k]:
+                if out and expired(self.deadline):
+                    return out
+                out += leaf_candidates(self._leaf_job(X, y, symbols, t, accept))
+            if k == len(ts) or done(out) or (out and expired(self.deadline)):
+                return out
+            for found in self.pmap(leaf_candidates, [self._leaf_job(X, y, symbols, t, accept) for t in ts[k:]]):
+                if done(out):
+                    break
+                out += found
+            return out
+        for t in ts:
             if (done(out) and t.name != "y") or (out and expired(self.deadline)):
                 break
-            out += self._leaves(X, y, symbols, t, accept)
+            out += leaf_candidates(self._leaf_job(X, y, symbols, t, accept))
         return out
 
-    def _leaves(self, X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], t: TargetTransform,
-                accept: float) -> list[Candidate]:
-        """Leaf search on t(y); each leaf g becomes y = t⁻¹(g), scored on y itself. On y, errors below ``accept``
-        do not count in the leaf search's own ranking either (see :meth:`solve`)."""
-        stop = time.perf_counter() + LEAF_SHARE * remaining(self.deadline)
-        budget = stop if self.deadline is not None else None
-        target = t.forward(y)
-        out = []
-        floor = accept if t.name == "y" else 0.0
-        for leaf in search_leaf(X, target, symbols, deadline=budget, weight=self.weight,
-                                max_results=self.leaf_results, floor=floor):
-            expr = t.sympy_inverse(leaf.expr)
-            nmse = leaf.nmse if t.name == "y" else nmse_of(y, to_numpy(expr, symbols)(X))
-            how = f"leaf {leaf.shape}" + ("" if t.name == "y" else f" of {t.name}")
-            out.append(Candidate(expr, nmse, how, {"kind": "leaf", "shape": leaf.shape, "transform": t.name,
-                                                   "expr": str(expr)}, accept))
-        return out
+    def _leaf_job(self, X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], t: TargetTransform,
+                  accept: float) -> LeafJob:
+        """The leaf search on t(y) as data (:func:`.branches.leaf_candidates`), with a share of the time left."""
+        seconds = LEAF_SHARE * remaining(self.deadline) if self.deadline is not None else None
+        return LeafJob(X, y, tuple(symbols), t, accept, seconds, self.weight, self.leaf_results)
 
     # ------------------------------------------------------------------------------------------------ separability
     def _test_points(self, X: np.ndarray) -> torch.Tensor:
