@@ -11,6 +11,7 @@ columns. :meth:`Engine.solve` tries, in order, and keeps every result as a candi
    (their medians), and is solved by the same engine.
 3. **Symmetry:** f depends on (x_i, x_j) only through x_i+x_j, x_i−x_j, x_i·x_j or x_i/x_j. The pair becomes one new
    variable and the problem loses a column; the real targets stay the data.
+4. **Affine in one variable** (:mod:`.affine`): f = a(rest) + b(rest)·h(x_i); h, a and b become sub-problems.
 
 An assembled formula has its constants refitted on the problem's real data (:func:`kansci.symbolic.formula.polish`)
 before it is scored, so errors of the surrogate in a sub-problem cost accuracy of a constant, not the structure.
@@ -30,6 +31,7 @@ import torch
 
 from kansci.budget import expired, remaining
 from kansci.discover import separability, structure
+from kansci.discover.affine import affine_split
 from kansci.discover.branches import LeafJob, Map, leaf_candidates
 from kansci.discover.candidates import (
     ALTERNATIVES,
@@ -89,7 +91,7 @@ class Engine:
         cands = self._direct(X, y, symbols, accept)
         if done(cands) or f is None or depth >= MAX_DEPTH or X.shape[1] < 2 or expired(self.deadline):
             return self._ranked(cands)
-        for step in (self._separable, self._symmetric):
+        for step in (self._separable, self._symmetric, self._affine):
             cands += [replace(c, accept=accept) for c in step(X, y, list(symbols), f, depth, noise)]
             if done(cands) or expired(self.deadline):
                 break
@@ -238,6 +240,10 @@ class Engine:
         out = self._direct(X[:, list(g)], r, [symbols[i] for i in g], self.accept)
         names = {"variables": [str(symbols[i]) for i in g], "peeled": True}
         return [replace(c, tree=c.tree | names | {"nmse": c.nmse}) for c in self._ranked(out)[:ALTERNATIVES]]
+
+    def _affine(self, X: np.ndarray, y: np.ndarray, symbols: list[sympy.Symbol], f: Surrogate, depth: int,
+                noise: float) -> list[Candidate]:
+        return affine_split(self, X, y, symbols, f, depth, noise, self._test_points(X))
 
     # ------------------------------------------------------------------------------------------------ symmetry
     def _symmetric(self, X: np.ndarray, y: np.ndarray, symbols: list[sympy.Symbol], f: Surrogate,
