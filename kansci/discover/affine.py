@@ -47,7 +47,7 @@ from kansci.discover.candidates import (
 from kansci.discover.separability import BASE, SIGMAS
 from kansci.discover.structure import Decision
 from kansci.discover.surrogate import Surrogate, evaluate, restricted
-from kansci.discover.transforms import TargetTransform, candidate_transforms
+from kansci.discover.transforms import TargetTransform, other_transforms
 from kansci.expr.evaluate import to_numpy
 from kansci.symbolic.formula import polish
 
@@ -97,7 +97,7 @@ def affine_split(engine: Any, X: np.ndarray, y: np.ndarray, symbols: list[sympy.
     that explains y within its noise. ``engine`` is the :class:`~kansci.discover.engine.Engine` solving the problem
     (typed loosely: the engine imports this module); its ``solve`` solves the sub-problems."""
     out: list[Candidate] = []
-    transforms = candidate_transforms(y) if np.all(np.isfinite(y)) else []
+    transforms = other_transforms(y)  # y itself comes first, below
     for t in [TargetTransform(), *transforms]:
         if expired(engine.deadline):
             break

@@ -53,7 +53,7 @@ from kansci.discover.candidates import (
 )
 from kansci.discover.powerlaw import fit_power_law
 from kansci.discover.surrogate import Surrogate, evaluate, restricted
-from kansci.discover.transforms import TargetTransform, candidate_transforms
+from kansci.discover.transforms import TargetTransform, other_transforms
 from kansci.expr.evaluate import to_numpy
 from kansci.symbolic.formula import polish
 
@@ -121,7 +121,7 @@ class Engine:
                                  accept))
         if X.shape[1] > 2:
             return out
-        transforms = candidate_transforms(y) if np.all(np.isfinite(y)) else []
+        transforms = other_transforms(y)  # y itself comes first, below
         ts = [TargetTransform(), *transforms]
         if self.pmap is not None:  # the searches on y itself first, then the other transforms at once, in order
             k = next((i for i, t in enumerate(ts) if t.name != "y"), len(ts))
@@ -157,7 +157,7 @@ class Engine:
                    depth: int, base_noise: float) -> list[Candidate]:
         Xs = self._test_points(X)
         out: list[Candidate] = []
-        transforms = candidate_transforms(y) if np.all(np.isfinite(y)) else []
+        transforms = other_transforms(y)  # y itself comes first, below
         for t in [TargetTransform(), *transforms]:
             if expired(self.deadline):
                 break

@@ -149,6 +149,11 @@ class Sqrt(TargetTransform):
         return expr ** 2
 
 
+def other_transforms(y: np.ndarray) -> list[TargetTransform]:
+    """The transforms other than the identity that apply to y (n,) (none when y has a non-finite value)."""
+    return [t for t in candidate_transforms(y) if t.name != "y"] if np.all(np.isfinite(y)) else []
+
+
 def candidate_transforms(y: np.ndarray) -> list[TargetTransform]:
     """Every transform that applies to y (n,), identity first; sign-dropping ones carry the sign of the data."""
     y = _finite(y)
