@@ -15,11 +15,12 @@ A model that is linear in its coefficients (one layer of sum nodes, no symbolic 
 converges to its least-squares optimum, so with early stopping on (and ``lamb`` = 0) each stage solves for it
 directly (:func:`solve_linear`).
 
-Loss = MSE + lamb * (lamb_l1 * L1 + lamb_entropy * entropy) of the edges' mean absolute activations, as in the KAN
-paper. The regularizer needs per-edge activations, so it is computed (only when lamb > 0) on a fixed subsample of
-at most ``reg_samples`` training rows through the inspect path; the data term uses the fast forward. With row weights
-(:class:`TrainData` ``w_train``/``w_val``, e.g. scikit-learn's ``sample_weight``) the MSE is the weighted mean of the
-squared errors, in training, validation and the least-squares solve alike; without them it is the plain mean.
+Loss (:mod:`.objective`) = MSE + lamb * (lamb_l1 * L1 + lamb_entropy * entropy) of the edges' mean absolute
+activations, as in the KAN paper. The regularizer needs per-edge activations, so it is computed (only when lamb > 0)
+on a fixed subsample of at most ``reg_samples`` training rows through the inspect path; the data term uses the fast
+forward. With row weights (:class:`TrainData` ``w_train``/``w_val``, e.g. scikit-learn's ``sample_weight``) the MSE
+is the weighted mean of the squared errors, in training, validation and the least-squares solve alike; without them
+it is the plain mean.
 
 Numerical faults: a non-finite loss rolls the model back to the last good state, halves the learning rate, restarts
 the optimizer, and records a ``nan-rollback`` event. Non-finite weights are never kept.
@@ -37,122 +38,26 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
 from kansci.budget import expired
 from kansci.core.model import KAN
 from kansci.train.linear import is_linear, solve_linear
+from kansci.train.objective import mse, objective
+from kansci.train.records import History, Interrupted, Progress, StopRequest, TrainData, TrainSettings
 from kansci.train.rows import GRID_ROWS, SOLVE_ROWS, VAL_ROWS, batch_rows, capped, seeded_rows, take
 
-
-class TrainSettings(Protocol):
-    """The training section of the experiment config (see ``kansci.config``)."""
-
-    optimizer: str
-    steps: int
-    grids: list[int]
-    lr: float | None
-    lamb: float
-    lamb_l1: float
-    lamb_entropy: float
-    lamb_coef: float
-    update_grid: bool
-    grid_update_every: int
-    stop_grid_update_step: int
-    batch_size: int | None
-    patience: int
-    min_delta: float
-    log_every: int
-
-
-@dataclass
-class TrainData:
-    """Normalized training and validation tensors on the model's device. x: (n, d), y: (n, n_out); optional row
-    weights w: (n, 1), non-negative with a positive sum (None: every row counts the same)."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    w_train: torch.Tensor | None = None
-    w_val: torch.Tensor | None = None
-
-    def __post_init__(self) -> None:
-        assert self.x_train.dim() == 2 and self.y_train.dim() == 2, (self.x_train.shape, self.y_train.shape)
-        assert self.x_train.shape[0] == self.y_train.shape[0] and self.x_val.shape[0] == self.y_val.shape[0]
-        for w, x in ((self.w_train, self.x_train), (self.w_val, self.x_val)):
-            assert w is None or w.shape == (x.shape[0], 1), (None if w is None else w.shape, x.shape)
-
-
-@dataclass
-class Progress:
-    step: int
-    total_steps: int
-    grid: int
-    train_loss: float
-    val_loss: float
-    reg: float
-    phase: str
-
-
-@dataclass
-class History:
-    """One row per optimizer step, plus events (grid extension, rollback, early stop, prune)."""
-
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    wall_s: float = 0.0
-
-    def columns(self) -> list[str]:
-        return ["step", "train_loss", "val_loss", "reg", "grid", "phase", "lr"]
-
-    def extend(self, other: History, phase_prefix: str = "") -> None:
-        offset = self.rows[-1]["step"] if self.rows else 0
-        for r in other.rows:
-            self.rows.append({**r, "step": r["step"] + offset, "phase": phase_prefix + r["phase"]})
-        for e in other.events:
-            self.events.append({**e, "step": e["step"] + offset})
-        self.wall_s += other.wall_s
-
-
-def mse(pred: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean squared error of pred and y (n, n_out); with row weights w (n, 1), the weighted mean."""
-    if w is None:
-        return torch.mean((pred - y) ** 2)
-    return torch.sum(w * (pred - y) ** 2) / (torch.sum(w) * pred.shape[-1])
-
-
-def regularization(model: KAN, x: torch.Tensor, cfg: TrainSettings) -> torch.Tensor:
-    """L1 + entropy of mean |phi| per edge, summed over layers (KAN paper eq. 2.17-2.20). x: (n, n_in)."""
-    total = x.new_zeros(())
-    for l, layer in enumerate(model.layers):
-        phi = layer.edge_values(x)  # (n, in, out)
-        a = phi.abs().mean(0)  # (in, out)
-        s = a.sum()
-        p = a / (s + 1e-12)
-        ent = -(p * torch.log(p + 1e-12)).sum()
-        total = total + cfg.lamb_l1 * s + cfg.lamb_entropy * ent
-        if cfg.lamb_coef:
-            total = total + cfg.lamb_coef * layer.coef.abs().mean()
-        x = model.combine(l + 1, layer(x))
-    return total
-
+# The loop's records (:mod:`.records`) and objective (:mod:`.objective`) are re-exported for its callers.
+__all__ = ["CONVERGED_STEPS", "CONVERGED_TOL", "History", "Interrupted", "Progress", "StopRequest", "TrainData",
+           "TrainSettings", "can_detect_convergence", "default_lr", "fit", "is_linear", "mse", "objective",
+           "solve_linear", "solve_stage", "train_stage"]
 
 #: A full-batch LBFGS step that lowers the training objective by less than this fraction has made no real progress.
 CONVERGED_TOL = 1e-2
 #: Consecutive such steps after which an intermediate stage counts as converged.
 CONVERGED_STEPS = 2
-
-
-def objective(model: KAN, x: torch.Tensor, y: torch.Tensor, reg_x: torch.Tensor | None,
-              cfg: TrainSettings, w: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(data loss, regularization) on x (n, n_in), y (n, n_out) with optional row weights w (n, 1); the
-    regularization on reg_x, or 0 without it."""
-    loss = mse(model(x), y, w)
-    return loss, regularization(model, reg_x, cfg) if reg_x is not None else loss.new_zeros(())
 
 
 def can_detect_convergence(cfg: TrainSettings, n_rows: int) -> bool:
@@ -215,25 +120,6 @@ def _make_optimizer(model: KAN, cfg: TrainSettings, lr: float) -> torch.optim.Op
 
 def default_lr(cfg: TrainSettings) -> float:
     return cfg.lr if cfg.lr is not None else (1.0 if cfg.optimizer == "lbfgs" else 1e-2)
-
-
-class StopRequest:
-    """Set by a signal handler (Ctrl-C); training checks it after every step and stops at that clean boundary."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def __call__(self, *_: Any) -> None:
-        self.requested = True
-
-
-class Interrupted(Exception):
-    """Training stopped on request at a step boundary. ``checkpoint`` holds everything needed to continue it
-    bit-for-bit: model and optimizer state, counters, early-stopping state, RNG state, history so far."""
-
-    def __init__(self, checkpoint: dict[str, Any]) -> None:
-        super().__init__("training interrupted")
-        self.checkpoint = checkpoint
 
 
 def _state(model: KAN) -> dict[str, torch.Tensor]:
