@@ -161,3 +161,20 @@ def test_same_results_on_local_processes_dask_and_serial(tmp_path: Path) -> None
         assert Path(x["run_dir"]).parent == (tmp_path / "local").resolve() and Path(x["run_dir"]).is_dir()
         assert (Path(x["run_dir"]) / "figures" / "loss.png").is_file()
     assert len({x["formula"] for x in a}) >= 1 and all(x["test_r2"] > 0.9 for x in a)
+
+
+def test_a_task_with_several_targets_reports_each_formula(tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    X = rng.uniform(-1, 1, size=(120, 2))
+    lines = ["x,y,f,g"] + [f"{a!r},{b!r},{2 * a!r},{a + b!r}" for a, b in X.tolist()]
+    (tmp_path / "two.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cfg = tmp_path / "two.yaml"
+    cfg.write_text("data: {path: two.csv, target: [f, g]}\nmodel: {width: [2, 2], device: cpu}\n"
+                   "train: {steps: 5, grids: [3]}\n", encoding="utf-8")
+    res = invoke("run", cfg, "--seeds", "0", "--workers", "1", "--out", tmp_path / "runs", "--json")
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads(res.stdout)["rows"]
+    assert row["status"] == "ok" and row["formula"].startswith("f = ") and "; g = " in row["formula"]
+    assert 0.9 < row["test_r2"] <= 1.0

@@ -113,7 +113,13 @@ def run_task(task: SweepTask, mark: Mark = _no_mark) -> dict[str, Any]:
         from kansci.pipeline import plot_run
 
         plot_run(fit.run, what=list(cfg.plot.what), formats=list(cfg.plot.format), dpi=cfg.plot.dpi)
-    return {"run_dir": str(fit.run), "formula": sym.formula.text, "test_r2": sym.metrics.get("formula_test_r2"),
+    if hasattr(sym, "results"):  # several targets: "a = ...; b = ..." and the lowest formula test R²
+        formula = "; ".join(f"{t} = {r.formula.text}" for t, r in zip(sym.targets, sym.results))
+        r2s = [r.metrics.get("formula_test_r2") for r in sym.results]
+        test_r2 = min(r2s) if all(isinstance(v, float) for v in r2s) else None
+    else:
+        formula, test_r2 = sym.formula.text, sym.metrics.get("formula_test_r2")
+    return {"run_dir": str(fit.run), "formula": formula, "test_r2": test_r2,
             "fit_test_r2": float(fit.metrics["test_r2"])}
 
 
