@@ -500,7 +500,13 @@ def test_bundled_datasets_are_reproduced_by_their_readme_commands(tmp_path, monk
         args[args.index("-o") + 1] = str(tmp_path / target.name)
         res = invoke(*args)
         assert res.exit_code == 0, res.output
-        assert (tmp_path / target.name).read_bytes() == (ROOT / target).read_bytes(), command
+        made_bytes, bundled_bytes = (tmp_path / target.name).read_bytes(), (ROOT / target).read_bytes()
+        if made_bytes != bundled_bytes:  # numpy versions differ in the last bit of exp, sin, ...: inputs stay exact
+            made_rows, bundled_rows = (np.loadtxt(p, delimiter=",", skiprows=1, ndmin=2)
+                                       for p in (tmp_path / target.name, ROOT / target))
+            assert np.array_equal(made_rows[:, :-1], bundled_rows[:, :-1]), command
+            assert np.allclose(made_rows[:, -1], bundled_rows[:, -1], rtol=1e-14, atol=0), command
+            assert made_bytes.split(b"\n", 1)[0] == bundled_bytes.split(b"\n", 1)[0], command
 
 
 def test_readme_setup_commands_and_ci_script_agree():
