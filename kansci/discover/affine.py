@@ -38,16 +38,14 @@ from kansci.discover.candidates import (
     ALTERNATIVES,
     Candidate,
     combine,
-    composed,
     distinct,
     noise_level,
-    torch_transform,
-    transformed_noise,
+    transformed_surrogates,
 )
 from kansci.discover.separability import BASE, SIGMAS
 from kansci.discover.structure import Decision
 from kansci.discover.surrogate import Surrogate, evaluate, restricted
-from kansci.discover.transforms import TargetTransform, other_transforms
+from kansci.discover.transforms import TargetTransform
 from kansci.expr.evaluate import to_numpy
 from kansci.symbolic.formula import polish
 
@@ -97,13 +95,9 @@ def affine_split(engine: Any, X: np.ndarray, y: np.ndarray, symbols: list[sympy.
     that explains y within its noise. ``engine`` is the :class:`~kansci.discover.engine.Engine` solving the problem
     (typed loosely: the engine imports this module); its ``solve`` solves the sub-problems."""
     out: list[Candidate] = []
-    transforms = other_transforms(y)  # y itself comes first, below
-    for t in [TargetTransform(), *transforms]:
+    for t, ft, t_noise in transformed_surrogates(y, f, Xs, noise):
         if expired(engine.deadline):
             break
-        tt = torch_transform(t)
-        ft = composed(tt, f)
-        t_noise = noise if t.name == "y" else transformed_noise(tt, f, Xs, noise)
         decisions = [affine_statistic(ft, Xs, i, t_noise, seed=int(engine.rng.integers(1 << 31)))
                      for i in range(X.shape[1])]
         engine.decisions.record(*decisions)

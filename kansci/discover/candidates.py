@@ -7,7 +7,7 @@ noise floor (errors within the noise, or within the data's own floor, do not cou
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ import torch
 
 from kansci.discover import structure
 from kansci.discover.surrogate import Surrogate, evaluate
-from kansci.discover.transforms import TargetTransform
+from kansci.discover.transforms import TargetTransform, other_transforms
 from kansci.expr.evaluate import to_numpy
 
 ACCEPT_FACTOR = 1.5  # a formula within 1.5x the noise variance explains its data as well as they can be explained
@@ -144,3 +144,12 @@ def composed(t: Callable[[torch.Tensor], torch.Tensor], f: Surrogate) -> Surroga
         return t(f(Z))
 
     return ft
+
+
+def transformed_surrogates(y: np.ndarray, f: Surrogate, X: torch.Tensor, noise: float
+                           ) -> Iterator[tuple[TargetTransform, Surrogate, float]]:
+    """y itself, then each transform t that applies to y (n,): (t, the surrogate of t(y), its noise at the rows X),
+    the order in which the structure tests try them."""
+    for t in [TargetTransform(), *other_transforms(y)]:
+        tt = torch_transform(t)
+        yield t, composed(tt, f), noise if t.name == "y" else transformed_noise(tt, f, X, noise)

@@ -41,15 +41,13 @@ from kansci.discover.candidates import (
     Candidate,
     combine,
     complexity,
-    composed,
     data_floor,
     distinct,
     done,
     noise_level,
     reference,
     split_statistic,
-    torch_transform,
-    transformed_noise,
+    transformed_surrogates,
 )
 from kansci.discover.powerlaw import fit_power_law
 from kansci.discover.surrogate import Surrogate, evaluate, restricted
@@ -157,13 +155,9 @@ class Engine:
                    depth: int, base_noise: float) -> list[Candidate]:
         Xs = self._test_points(X)
         out: list[Candidate] = []
-        transforms = other_transforms(y)  # y itself comes first, below
-        for t in [TargetTransform(), *transforms]:
+        for t, ft, noise in transformed_surrogates(y, f, Xs, base_noise):
             if expired(self.deadline):
                 break
-            tt = torch_transform(t)
-            ft = composed(tt, f)
-            noise = base_noise if t.name == "y" else transformed_noise(tt, f, Xs, base_noise)
             groups, decs = separability.additive_groups(ft, Xs, noise, log=self.decisions)
             kinds = [("sum", groups, decs)]
             if t.name == "y":
