@@ -29,6 +29,7 @@ from kansci.config import default_config, load_config, reference_yaml
 from kansci.errors import FitError
 from kansci.symbolic.primitives import default_library
 from kansci.train import Progress
+from tests.sample_tables import run_path, write_xy
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--width", "2,1,1", "--device", "cpu", "--set", "train.steps=3", "--set", "train.grids=[3]"]
@@ -40,19 +41,6 @@ def invoke(*args: str | Path):
     return CliRunner().invoke(cli.app, [str(a) for a in args])
 
 
-def write_xy(path: Path, n: int = 60, seed: int = 0) -> Path:
-    """A CSV x,y,f with f = x + y**2 (n rows)."""
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(-1, 1, size=(n, 2))
-    lines = ["x,y,f"] + [f"{a!r},{b!r},{a + b * b!r}" for a, b in X.tolist()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def run_path(stdout: str) -> Path:
-    match = re.search(r"^run: (.+)$", stdout, re.M)
-    assert match, stdout
-    return Path(match.group(1))
 
 
 @pytest.fixture(scope="module")

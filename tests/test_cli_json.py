@@ -17,6 +17,7 @@ import sympy
 from typer.testing import CliRunner
 
 from kansci import cli, pipeline
+from tests.sample_tables import write_xy
 
 TINY = ["--width", "2,1,1", "--device", "cpu", "--set", "train.steps=3", "--set", "train.grids=[3]"]
 
@@ -24,11 +25,6 @@ TINY = ["--width", "2,1,1", "--device", "cpu", "--set", "train.steps=3", "--set"
 def invoke(*args: str | Path):
     return CliRunner().invoke(cli.app, [str(a) for a in args])
 
-
-def write_xy(path: Path, n: int = 60) -> Path:
-    X = np.random.default_rng(0).uniform(-1, 1, size=(n, 2))
-    path.write_text("x,y,f\n" + "".join(f"{a!r},{b!r},{a + b * b!r}\n" for a, b in X.tolist()), encoding="utf-8")
-    return path
 
 
 def document(res, command: str) -> dict:

@@ -21,6 +21,7 @@ from kansci.cli import app
 from kansci.errors import KansciError
 from kansci.pipeline import fit as fit_module
 from kansci.rundir.state import read_state
+from tests.sample_tables import run_path
 
 TINY = ["--width", "2,1,1", "--device", "cpu", "--set", "train.steps=3", "--set", "train.grids=[3]",
         "--set", "train.patience=0"]
@@ -105,9 +106,6 @@ def write_data(folder: Path) -> Path:
     path.write_text("x,y,f\n" + "".join(f"{a!r},{b!r},{2 * a + b!r}\n" for a, b in X.tolist()), encoding="utf-8")
     return path
 
-
-def run_path(stdout: str) -> Path:
-    return Path(re.search(r"^run: (.+)$", stdout, re.M).group(1).strip())
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:

@@ -23,6 +23,7 @@ from kansci.core.model import KAN
 from kansci.core.subnet import output_subnet
 from kansci.data import dataset_from_arrays, load_dataset
 from kansci.errors import DataError, KansciError
+from tests.sample_tables import run_path
 
 #: Settings that train the 2-output network well enough in a few seconds on one core.
 TRAIN = ["--width", "2,5,2", "--device", "cpu", "--set", "train.grids=[5,10]", "--set", "train.steps=60",
@@ -49,11 +50,6 @@ def write_csv(path: Path, n: int = 300, seed: int = 0) -> Path:
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
 
-
-def run_path(stdout: str) -> Path:
-    match = re.search(r"^run: (.+)$", stdout, re.M)
-    assert match, stdout
-    return Path(match.group(1))
 
 
 def same_law(expr: sympy.Expr, truth: str) -> bool:

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from kansci.cli import app
 from kansci.rundir.state import read_state
+from tests.sample_tables import write_xy
 
 pytestmark = pytest.mark.slow
 
@@ -38,19 +39,12 @@ def invoke(*args):
     return res
 
 
-def write_xy(path: Path, n: int = 300) -> Path:
-    import numpy as np
-
-    X = np.random.default_rng(0).uniform(-1, 1, size=(n, 2))
-    path.write_text("x,y,f\n" + "".join(f"{a!r},{b!r},{a + b * b!r}\n" for a, b in X.tolist()), encoding="utf-8")
-    return path
-
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory) -> dict[str, Path]:
     """A data file, a fitted run, the same run symbolified, and what each command writes when it is not stopped."""
     root = tmp_path_factory.mktemp("sigint")
-    data = write_xy(root / "xy.csv")
+    data = write_xy(root / "xy.csv", n=300)
     invoke("fit", data, "--out", root / "fitted", *QUICK)
     (fitted,) = (root / "fitted").iterdir()
     done = root / "done"

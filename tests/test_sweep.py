@@ -16,6 +16,7 @@ import pytest
 from kansci.bench import sweep as sweep_mod
 from kansci.bench.sweep import SweepTask, parse_seeds
 from kansci.errors import ConfigError
+from tests.sample_tables import write_xy
 
 
 # ------------------------------------------------------------------------------------------------- stand-in tasks
@@ -28,15 +29,6 @@ def echo_task(task: SweepTask, mark) -> dict:
     return {"run_dir": f"{flags['output.dir']}/{flags['output.name']}", "formula": f"f = {task.seed}*x",
             "test_r2": 1.0 - task.seed / 100, "fit_test_r2": 0.9}
 
-
-def write_xy(path: Path, n: int = 60, seed: int = 0) -> Path:
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(-1, 1, size=(n, 2))
-    lines = ["x,y,f"] + [f"{a!r},{b!r},{a + b * b!r}" for a, b in X.tolist()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def configs(folder: Path, steps: int = 3) -> list[Path]:
