@@ -26,7 +26,6 @@ Test and split also run on the transforms of y that the separability tests use (
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -44,7 +43,7 @@ from kansci.discover.candidates import (
 )
 from kansci.discover.separability import BASE, SIGMAS
 from kansci.discover.structure import Decision
-from kansci.discover.surrogate import Surrogate, evaluate, restricted
+from kansci.discover.surrogate import Surrogate, restricted
 from kansci.discover.transforms import TargetTransform
 from kansci.expr.evaluate import to_numpy
 from kansci.symbolic.formula import polish
@@ -93,7 +92,7 @@ def affine_split(engine: Any, X: np.ndarray, y: np.ndarray, symbols: list[sympy.
     """Candidates from the variables whose test passes on y or on a transform of it (y², 1/y, log|y|, √y, as for
     the separability tests): on each, at most the two smallest statistics are split; stops at the first candidate
     that explains y within its noise. ``engine`` is the :class:`~kansci.discover.engine.Engine` solving the problem
-    (typed loosely: the engine imports this module); its ``solve`` solves the sub-problems."""
+    (typed loosely: the engine imports this module); its ``solve_surrogate`` solves the sub-problems."""
     out: list[Candidate] = []
     for t, ft, t_noise in transformed_surrogates(y, f, Xs, noise):
         if expired(engine.deadline):
@@ -115,19 +114,6 @@ def affine_split(engine: Any, X: np.ndarray, y: np.ndarray, symbols: list[sympy.
     return out
 
 
-def _sub(engine: Any, Z: np.ndarray, fn: Surrogate, syms: Sequence[sympy.Symbol], depth: int,
-         noise: float) -> list[Candidate]:
-    """A sub-problem whose targets are surrogate values (see :meth:`Engine.solve`)."""
-    zy = evaluate(fn, Z)
-    if not np.all(np.isfinite(zy)):
-        return []
-    engine._on_surrogate += 1
-    try:
-        return distinct(engine.solve(Z, zy, list(syms), fn, depth + 1, noise))[:ALTERNATIVES]
-    finally:
-        engine._on_surrogate -= 1
-
-
 def _solve_affine(engine: Any, X: np.ndarray, y: np.ndarray, t: TargetTransform, symbols: list[sympy.Symbol],
                   f: Surrogate, depth: int, noise: float, i: int, statistic: float) -> Candidate | None:
     """t(y) = a + b·h(x_i) with f the surrogate of t(y): h, then b and a on the surrogate; assembled, mapped back
@@ -136,7 +122,8 @@ def _solve_affine(engine: Any, X: np.ndarray, y: np.ndarray, t: TargetTransform,
     target = t.forward(y)
     rest = [k for k in range(d) if k != i]
     ref = np.median(X, axis=0)
-    h_cands = _sub(engine, X[:, [i]], restricted(f, d, [i], ref), [symbols[i]], depth, noise)
+    along = restricted(f, d, [i], ref)  # f along x_i, the other variables at their medians
+    h_cands = distinct(engine.solve_surrogate(X[:, [i]], along, [symbols[i]], depth, noise))[:ALTERNATIVES]
     s0, s1 = np.quantile(X[:, i], [0.1, 0.9])
     found: list[Candidate] = []
     for hc in h_cands:
@@ -168,8 +155,8 @@ def _solve_affine(engine: Any, X: np.ndarray, y: np.ndarray, t: TargetTransform,
             return f0(Z) - b_fn(Z) * h0
 
         Z, syms = X[:, rest], [symbols[k] for k in rest]
-        bs = _sub(engine, Z, b_fn, syms, depth, noise)
-        as_ = _sub(engine, Z, a_fn, syms, depth, noise) if bs else []
+        bs = distinct(engine.solve_surrogate(Z, b_fn, syms, depth, noise))[:ALTERNATIVES]
+        as_ = distinct(engine.solve_surrogate(Z, a_fn, syms, depth, noise))[:ALTERNATIVES] if bs else []
         if not (bs and as_):
             continue
         tree = {"kind": "affine", "transform": t.name, "variable": str(symbols[i]), "statistic": statistic}

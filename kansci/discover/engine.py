@@ -95,6 +95,19 @@ class Engine:
                 break
         return self._ranked(cands)
 
+    def solve_surrogate(self, Z: np.ndarray, fn: Surrogate, symbols: Sequence[sympy.Symbol], depth: int,
+                        noise: float) -> list[Candidate]:
+        """A sub-problem at ``depth + 1`` whose targets are the surrogate ``fn``'s values on Z (n, k), ranked with
+        the surrogate's noise standing (see :meth:`_ranked`); [] when a value is not finite."""
+        zy = evaluate(fn, Z)
+        if not np.all(np.isfinite(zy)):
+            return []
+        self._on_surrogate += 1
+        try:
+            return self.solve(Z, zy, symbols, fn, depth + 1, noise)
+        finally:
+            self._on_surrogate -= 1
+
     def verified(self, c: Candidate) -> bool:
         return c.verified
 
@@ -184,16 +197,8 @@ class Engine:
         ref = reference(X, ft) if kind == "product" else np.median(X, axis=0)
         options: list[list[Candidate]] = []
         for g in groups:
-            sub_f = restricted(ft, d, g, ref)
-            Z = X[:, list(g)]
-            zy = evaluate(sub_f, Z)
-            if not np.all(np.isfinite(zy)):
-                return None
-            self._on_surrogate += 1
-            try:
-                sub = self.solve(Z, zy, [symbols[i] for i in g], sub_f, depth + 1, noise)
-            finally:
-                self._on_surrogate -= 1
+            sub = self.solve_surrogate(X[:, list(g)], restricted(ft, d, g, ref), [symbols[i] for i in g], depth,
+                                       noise)
             if not sub:
                 return None
             options.append([replace(c, tree=c.tree | {"variables": [str(symbols[i]) for i in g], "nmse": c.nmse})
