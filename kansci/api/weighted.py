@@ -4,14 +4,12 @@
 The training loop takes weights in :class:`~kansci.train.loop.TrainData` (``w_train``, ``w_val``); the pipeline's
 ``fit_run`` does not pass any yet, so this module repeats its few steps for a fit from arrays: same device choice,
 split, seeds, training, checks, metrics and run directory, so equal weights give the same weights as ``fit_run``.
-The rows of the pipeline's own fit/validation split are found by running
-:func:`~kansci.pipeline.common.train_tensors` on a copy of the dataset whose target is the row number, so the split
-is never re-implemented here. The architecture search (``model.width: auto``) trains each candidate shape with the
-weights but compares the shapes by their unweighted validation error.
+The weights go on the pipeline's own fit/validation split
+(:func:`~kansci.pipeline.common.weighted_tensors`). The architecture search (``model.width: auto``) trains each
+candidate shape with the weights but compares the shapes by their unweighted validation error.
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import numpy as np
@@ -22,7 +20,6 @@ from kansci.budget import deadline_after
 from kansci.config import Config
 from kansci.core.model import choose_device
 from kansci.data import Dataset
-from kansci.data.dataset import Normalization
 from kansci.errors import FitError
 from kansci.pipeline import FitResult, check_width
 from kansci.pipeline.common import (
@@ -31,30 +28,13 @@ from kansci.pipeline.common import (
     environment,
     model_dtype,
     model_metrics,
-    train_tensors,
+    weighted_tensors,
 )
 from kansci.pipeline.fit import write_fit
-from kansci.train.loop import TrainData
 from kansci.train.loop import fit as train_fit
 from kansci.train.search import search_architecture
 
 __all__ = ["fit_weighted", "weighted_tensors"]
-
-
-def weighted_tensors(ds: Dataset, seed: int, weights: np.ndarray, dtype: torch.dtype,
-                     device: torch.device) -> TrainData:
-    """``train_tensors(ds, seed, ...)`` with ``weights`` (one per row of ``ds``, original row order) on its fit and
-    validation rows. A part whose weights are all zero counts its rows equally (a weighted mean needs a weight)."""
-    data = train_tensors(ds, seed, dtype, device)
-    rows = np.arange(ds.n_rows, dtype=np.float64)
-    shadow = dataclasses.replace(ds, y=rows, y_norm=Normalization(np.zeros(1), np.ones(1)))
-    probe = train_tensors(shadow, seed, torch.float64, torch.device("cpu"))
-
-    def part(row_numbers: torch.Tensor) -> torch.Tensor | None:
-        w = weights[np.rint(row_numbers[:, 0].numpy()).astype(np.int64)]
-        return torch.as_tensor(w[:, None], dtype=dtype, device=device) if np.any(w > 0) else None
-
-    return dataclasses.replace(data, w_train=part(probe.y_train), w_val=part(probe.y_val))
 
 
 def fit_weighted(cfg: Config, ds: Dataset, weights: np.ndarray) -> FitResult:

@@ -2,6 +2,7 @@
 prediction in original units, metrics, the environment record and the saved config."""
 from __future__ import annotations
 
+import dataclasses
 import platform
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -113,6 +114,26 @@ def train_tensors(ds: Dataset, seed: int, dtype: torch.dtype, device: torch.devi
 
     (xf, yf), (xv, yv) = ds.train_rows_norm(fit), ds.train_rows_norm(val)  # one copy of each part, no more
     return TrainData(t(xf), t(yf).reshape(len(yf), -1), t(xv), t(yv).reshape(len(yv), -1))  # y: (n, n_targets)
+
+
+def weighted_tensors(ds: Dataset, seed: int, weights: np.ndarray, dtype: torch.dtype,
+                     device: torch.device) -> TrainData:
+    """``train_tensors(ds, seed, ...)`` with ``weights`` (one per row of ``ds``, original row order) on its fit and
+    validation rows. A part whose weights are all zero counts its rows equally (a weighted mean needs a weight).
+    The rows of the split are found by running :func:`train_tensors` on a copy of ``ds`` whose target is the row
+    number, so the split is never re-implemented."""
+    from kansci.data.dataset import Normalization
+
+    data = train_tensors(ds, seed, dtype, device)
+    rows = np.arange(ds.n_rows, dtype=np.float64)
+    shadow = dataclasses.replace(ds, y=rows, y_norm=Normalization(np.zeros(1), np.ones(1)))
+    probe = train_tensors(shadow, seed, torch.float64, torch.device("cpu"))
+
+    def part(row_numbers: torch.Tensor) -> torch.Tensor | None:
+        w = weights[np.rint(row_numbers[:, 0].numpy()).astype(np.int64)]
+        return torch.as_tensor(w[:, None], dtype=dtype, device=device) if np.any(w > 0) else None
+
+    return dataclasses.replace(data, w_train=part(probe.y_train), w_val=part(probe.y_val))
 
 
 #: Rows per chunk when a model is evaluated on many rows (bounds the memory of the per-edge activations).

@@ -48,11 +48,14 @@ class Discovery:
 
 @torch.no_grad()
 def network_nmse(model: KAN, data: TrainData) -> float:
-    """The network's normalized MSE on the validation rows (normalization cancels in the ratio)."""
+    """The network's normalized MSE on the validation rows (normalization cancels in the ratio); with row weights
+    (``data.w_val``), the weighted MSE over the weighted variance."""
     pred = model(data.x_val)[:, 0].double()
     y = data.y_val[:, 0].double()
-    var = float(torch.var(y, unbiased=False))
-    return float(torch.mean((pred - y) ** 2)) / (var if var > 0 else 1.0)
+    w = torch.ones_like(y) if data.w_val is None else data.w_val[:, 0].double()
+    w = w / torch.sum(w)
+    var = float(torch.sum(w * (y - torch.sum(w * y)) ** 2))
+    return float(torch.sum(w * (pred - y) ** 2)) / (var if var > 0 else 1.0)
 
 
 def discover(model: KAN, data: TrainData, ds: Dataset, cfg: Config, symbols: list[sympy.Symbol],

@@ -19,7 +19,7 @@ from kansci.core.model import KAN, choose_device
 from kansci.data import Dataset
 from kansci.data.source import STDIN
 from kansci.errors import FitError, KansciError
-from kansci.pipeline import units_step
+from kansci.pipeline import units_step, units_weights
 from kansci.pipeline.common import (
     Log,
     build_model,
@@ -155,6 +155,9 @@ def fit_run(
     saver = _Checkpoints(run, checkpoint_every_s(cfg), stop, progress)
     try:
         model, history, table = _train(cfg, data, device, saver, checkpoint, log, ds.n_rows)
+        if units is not None and units.reduction is not None:  # noise that grows as 1/P²: weights for the search
+            units.noise, units.weights = units_weights.reweigh(model, ds, units.reduction, units.original.X, cfg, log)
+            units_step.write_units(run, units)
     except Interrupted as stopped:
         try:
             _write_interrupted(run, cfg, stopped.checkpoint, time.perf_counter() - t0, resume, saver.step)

@@ -23,13 +23,21 @@ from kansci.config import Config
 from kansci.core.model import KAN, resolve_device
 from kansci.data import Dataset
 from kansci.metrics import regression_metrics
-from kansci.pipeline.common import cpu_threads_for, load_model, load_run_data, predict, train_tensors
+from kansci.pipeline.common import (
+    cpu_threads_for,
+    load_model,
+    load_run_data,
+    predict,
+    train_tensors,
+    weighted_tensors,
+)
 from kansci.pipeline.direct_fit import direct_fit, unsnapped_pareto, use
 from kansci.pipeline.discovery import describe, discover
 from kansci.pipeline.selection import SMALL_TABLE, choose, estimate_noise, with_unsnapped
 from kansci.pipeline.symbolic_files import write_symbolic
 from kansci.pipeline.targets import TargetsResult, symbolify_targets
 from kansci.pipeline.units_step import RunUnits, load_units
+from kansci.pipeline.units_weights import weighted_rows
 from kansci.prune import PruneReport
 from kansci.symbolic.exports import Formula, make_symbols
 from kansci.symbolic.primitives import Primitive, build_library
@@ -101,13 +109,18 @@ def _symbolify(out: Path, cfg: Config, ds: Dataset, load: Callable[[], KAN], dev
     model = load()
     network = copy.deepcopy(model)  # the trained network, unpruned: the surrogate and the reference for metrics
     data = train_tensors(ds, cfg.seed, model.dtype, device)
+    rows = ds  # the rows every least-squares step fits: drawn by the units' row weights when there are any
+    if units is not None and units.weights is not None:
+        data = weighted_tensors(ds, cfg.seed, units.weights, model.dtype, device)
+        rows = weighted_rows(ds, units.weights, cfg.seed)
+        log("units: the search fits the rows as weighted for the noise of y/P (see units.json)")
     torch.manual_seed(cfg.seed)
     symbols = make_symbols(ds.input_names, ds.X)
     phases.done("loading the run")
 
     search_deadline = _discovery_deadline(deadline)
     phases.start("structure search", search_deadline)
-    found = discover(network, data, ds, cfg, symbols, search_deadline, log)
+    found = discover(network, data, rows, cfg, symbols, search_deadline, log)
     phases.done("structure search")
     candidates = list(found.candidates)
     fit = None
@@ -117,13 +130,13 @@ def _symbolify(out: Path, cfg: Config, ds: Dataset, load: Callable[[], KAN], dev
         log("symbolic.time_limit_s reached: the edge-by-edge fit is skipped")
     else:
         phases.start("edge-by-edge fit", deadline)
-        fit = direct_fit(model, data, ds, cfg, library, symbols, deadline, log)
+        fit = direct_fit(model, data, rows, cfg, library, symbols, deadline, log)
         candidates += fit.candidates
         phases.done("edge-by-edge fit")
     noise = estimate_noise(ds.X_train, ds.y_train, found.record.get("network_val_nmse", 0.0))
     if ds.X_train.shape[0] < SMALL_TABLE:  # few rows: cross-validation also sees each law with its constants free
         candidates = with_unsnapped(candidates, ds.X_train, ds.y_train, symbols)
-    selection = choose(candidates, ds.X_train, ds.y_train, symbols, noise, found.record.get("accept_nmse", 0.0),
+    selection = choose(candidates, rows.X_train, rows.y_train, symbols, noise, found.record.get("accept_nmse", 0.0),
                        seed=cfg.seed, prefer=units.consistent if units is not None else None)
     best = selection.best
     log(f"formula found by: {best['how']}")

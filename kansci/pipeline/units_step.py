@@ -38,6 +38,7 @@ from kansci.units import (
     reduce,
     resolve_units,
 )
+from kansci.units.noise_model import NoiseModel
 
 __all__ = ["UnitsPlan", "RunUnits", "declared_units", "plan_units", "reduced_dataset", "write_units", "load_units",
            "UNITS_FILE", "UNITS_DATA"]
@@ -55,6 +56,8 @@ class UnitsPlan:
     message: str            # "units: y = P · Φ(...)" or why there is no reduction
     original: Dataset
     train: Dataset
+    noise: NoiseModel | None = None   # how the noise of y / P depends on P (after the first training)
+    weights: np.ndarray | None = None  # (n_rows,) row weights for the search, when the noise calls for them
 
     def record(self) -> dict[str, Any]:
         red = self.reduction
@@ -63,6 +66,8 @@ class UnitsPlan:
         doc["reduction"] = red.to_dict() if red is not None else {"reduced": False, "message": self.message}
         if red is not None:
             doc["original_dataset"] = self.original.to_json()
+        if self.noise is not None:
+            doc["noise_model"] = self.noise.to_dict()
         return doc
 
 
@@ -128,11 +133,12 @@ def write_units(run: Path, plan: UnitsPlan | None, parent: Path | None = None) -
             rundir.write_json(run / UNITS_FILE, rundir.read_json(parent, UNITS_FILE))
             if (parent / UNITS_DATA).is_file():
                 arrays = rundir.load_arrays(parent / UNITS_DATA)
-                rundir.save_arrays(run / UNITS_DATA, X=arrays["X"], y=arrays["y"])
+                rundir.save_arrays(run / UNITS_DATA, **{k: arrays[k] for k in ("X", "y", "w") if k in arrays})
         return
     rundir.write_json(run / UNITS_FILE, plan.record())
     if plan.reduction is not None:
-        rundir.save_arrays(run / UNITS_DATA, X=plan.original.X, y=plan.original.y)
+        extra = {"w": plan.weights} if plan.weights is not None else {}
+        rundir.save_arrays(run / UNITS_DATA, X=plan.original.X, y=plan.original.y, **extra)
 
 
 # ------------------------------------------------------------------------------------------------ symbolify side
@@ -143,6 +149,7 @@ class RunUnits:
     declared: DeclaredUnits
     reduction: Reduction | None
     original: Dataset | None
+    weights: np.ndarray | None = None  # (n_rows,) the rows' weights (units_weights), when the noise called for them
 
     def check(self, formula: Formula) -> UnitsCheck:
         """The units check of a candidate (Φ is checked restored, in the original variables)."""
@@ -220,11 +227,14 @@ def load_units(run: Path) -> RunUnits | None:
         red = reduce(declared.input_dims(), declared.target.dim)
         arrays = rundir.load_arrays(run / UNITS_DATA)
         original = Dataset.from_json(doc["original_dataset"], arrays["X"], arrays["y"])
+        weights = np.asarray(arrays["w"], dtype=np.float64) if "w" in arrays else None
     except (KeyError, TypeError, ValueError, AttributeError, DataError) as exc:
         raise RunDirError(f"{run / UNITS_FILE}: damaged ({type(exc).__name__}: {exc})", "re-run `kansci fit`") from None
     if not isinstance(red, Reduction):
         raise RunDirError(f"{run / UNITS_FILE}: the recorded reduction no longer applies", "re-run `kansci fit`")
-    return RunUnits(declared, red, original)
+    if weights is not None and weights.shape != (original.n_rows,):
+        raise RunDirError(f"{run / UNITS_DATA}: damaged (row weights of shape {weights.shape})", "re-run `kansci fit`")
+    return RunUnits(declared, red, original, weights)
 
 
 def _spec_json(spec: UnitSpec) -> dict[str, Any]:
