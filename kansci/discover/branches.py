@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from kansci.discover.candidates import Candidate
+from kansci.discover.candidates import Candidate, independent_rows
 from kansci.discover.leaves import search_leaf
 from kansci.discover.transforms import TargetTransform
 from kansci.errors import ConfigError
@@ -52,6 +52,7 @@ class LeafJob:
     seconds: float | None
     weight: float
     results: int
+    real: bool = False  # y holds real data (not surrogate values): noisy data are ranked by excess error
 
 
 def leaf_candidates(job: LeafJob) -> list[Candidate]:
@@ -62,8 +63,9 @@ def leaf_candidates(job: LeafJob) -> list[Candidate]:
     target = t.forward(y)
     out = []
     floor = job.accept if t.name == "y" else 0.0
+    rows = independent_rows(y) if job.real else 0
     for leaf in search_leaf(X, target, symbols, deadline=budget, weight=job.weight, max_results=job.results,
-                            floor=floor):
+                            floor=floor, data_rows=rows):
         expr = t.sympy_inverse(leaf.expr)
         nmse = leaf.nmse if t.name == "y" else nmse_of(y, to_numpy(expr, symbols)(X))
         how = f"leaf {leaf.shape}" + ("" if t.name == "y" else f" of {t.name}")

@@ -27,6 +27,8 @@ LEAF_SHARE = 0.25  # a leaf search gets at most this share of the time left
 ALTERNATIVES = 3  # candidates per part that a split or merge tries on the real data
 TIE_FACTOR = 3.0  # errors within this factor of the best candidate's count as equal (see data_floor)
 NUMERIC_FLOOR = 1e-12  # NMSE below which float64 refits cannot tell formulas apart
+EXACT_FACTOR = 100.0  # a fit within 100x the numeric floor is exact: no other transform of y can do better
+RESOLUTION = 16.0  # 4·z² with z = 2: an excess NMSE below RESOLUTION × noise / rows is within the noise (see below)
 
 
 def complexity(expr: sympy.Expr) -> int:
@@ -53,12 +55,13 @@ class Candidate:
     def complexity(self) -> int:
         return complexity(self.expr)
 
-    def score(self, weight: float, floor: float = 0.0) -> float:
-        """``log10(max(nmse, floor) + 1e-15) + weight × complexity``: errors below ``floor`` (the noise of the data,
-        or of the surrogate that made them) do not count, so among formulas within it the simplest wins."""
+    def score(self, weight: float, floor: float = 0.0, offset: float = 0.0) -> float:
+        """``log10(max(nmse − offset, floor) + 1e-15) + weight × complexity``: errors below ``floor`` (the noise of
+        the data, or of the surrogate that made them) do not count, so among formulas within it the simplest wins;
+        ``offset`` is the noise every formula shares on noisy data (see :func:`noisy_ranking`)."""
         if not math.isfinite(self.nmse):
             return math.inf
-        return math.log10(max(self.nmse, floor) + 1e-15) + weight * self.complexity
+        return math.log10(max(self.nmse - offset, floor) + 1e-15) + weight * self.complexity
 
 
 def torch_transform(t: TargetTransform) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -113,6 +116,30 @@ def data_floor(cands: Sequence[Candidate]) -> float:
     return max(TIE_FACTOR * best, NUMERIC_FLOOR) if math.isfinite(best) else 0.0
 
 
+def noisy_ranking(nmses: Sequence[float], floor: float, rows: int) -> tuple[float, float]:
+    """(offset, floor) for ranking formulas fitted to the same real data of ``rows`` independent rows by
+    ``log10(max(nmse − offset, floor))`` (+ complexity), given the usual noise ``floor``.
+
+    Where the best formula fits the data to within TIE_FACTOR of that floor, the data are noisy and the floor would
+    tie every formula within the noise, the law with a mimic that fits 10% worse. But on n rows with noise ν (NMSE)
+    a formula whose excess error over the law is e shows it in the paired sum of squares at e·n against a noise of
+    2·√(e·n·ν): the excess is resolved at z standard errors once e > 4z²·ν/n. So the noise the formulas share (the
+    best one's NMSE) is taken off, and excesses below RESOLUTION × ν / n tie. Elsewhere (exact data, where the law
+    fits far below the floor) the usual ranking stands: (0, floor)."""
+    finite = [v for v in nmses if math.isfinite(v)]
+    if rows <= 0 or not finite:
+        return 0.0, floor
+    best = min(finite)
+    if TIE_FACTOR * best < floor:
+        return 0.0, floor
+    return best, max(RESOLUTION * best / rows, NUMERIC_FLOOR)
+
+
+def independent_rows(y: np.ndarray) -> int:
+    """Rows of y (n,) with distinct values: rows drawn with repeats (weighted rows) count once."""
+    return int(np.unique(np.asarray(y).reshape(-1)).shape[0])
+
+
 def distinct(cands: Sequence[Candidate]) -> list[Candidate]:
     """``cands`` without repeats of the same formula (first kept)."""
     seen: set[str] = set()
@@ -121,6 +148,11 @@ def distinct(cands: Sequence[Candidate]) -> list[Candidate]:
 
 def done(cands: list[Candidate]) -> bool:
     return any(c.verified for c in cands)
+
+
+def settled(cands: list[Candidate]) -> bool:
+    """Some candidate fits its data exactly (NMSE within EXACT_FACTOR × NUMERIC_FLOOR)."""
+    return any(c.nmse <= EXACT_FACTOR * NUMERIC_FLOOR for c in cands)
 
 
 def split_statistic(groups: list[tuple[int, ...]], decisions: list[structure.Decision]) -> float:

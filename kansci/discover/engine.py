@@ -44,8 +44,11 @@ from kansci.discover.candidates import (
     data_floor,
     distinct,
     done,
+    independent_rows,
     noise_level,
+    noisy_ranking,
     reference,
+    settled,
     split_statistic,
     transformed_surrogates,
 )
@@ -88,12 +91,12 @@ class Engine:
         accept = max(self.accept, noise_level(noise, y)) if var > 0 else self.accept
         cands = self._direct(X, y, symbols, accept)
         if done(cands) or f is None or depth >= MAX_DEPTH or X.shape[1] < 2 or expired(self.deadline):
-            return self._ranked(cands)
+            return self._ranked(cands, y)
         for step in (self._separable, self._symmetric, self._affine):
             cands += [replace(c, accept=accept) for c in step(X, y, list(symbols), f, depth, noise)]
             if done(cands) or expired(self.deadline):
                 break
-        return self._ranked(cands)
+        return self._ranked(cands, y)
 
     def solve_surrogate(self, Z: np.ndarray, fn: Surrogate, symbols: Sequence[sympy.Symbol], depth: int,
                         noise: float) -> list[Candidate]:
@@ -111,17 +114,27 @@ class Engine:
     def verified(self, c: Candidate) -> bool:
         return c.verified
 
-    def _ranked(self, cands: list[Candidate]) -> list[Candidate]:
+    def _ranked(self, cands: list[Candidate], y: np.ndarray) -> list[Candidate]:
         """Verified first, then by score; errors below the candidate's noise level do not count, nor, on real
         data, errors below the data's own floor (:func:`data_floor`). On surrogate values a formula that fits
-        better than the surrogate's noise only fits the surrogate's own errors, so there the noise level stands."""
-        floor = data_floor(cands) if not self._on_surrogate else math.inf
+        better than the surrogate's noise only fits the surrogate's own errors, so there the noise level stands.
+        On noisy real data y (n,) the shared noise is taken off and excesses within it tie (:func:`noisy_ranking`)."""
+        if self._on_surrogate:
+            return sorted(cands, key=lambda c: (not c.verified, c.score(self.weight, c.accept)))
+        floor = data_floor(cands)
+        level = min((min(c.accept, floor) for c in cands), default=floor)
+        offset, noisy = noisy_ranking([c.nmse for c in cands], level, independent_rows(y))
+        if offset > 0:
+            return sorted(cands, key=lambda c: (not c.verified, c.score(self.weight, noisy, offset)))
         return sorted(cands, key=lambda c: (not c.verified, c.score(self.weight, min(c.accept, floor))))
 
-    def _best_on_data(self, found: list[Candidate]) -> Candidate:
-        """The best-scoring of alternatives fitted to the same data, errors within the data's floor counting equal."""
+    def _best_on_data(self, found: list[Candidate], y: np.ndarray) -> Candidate:
+        """The best-scoring of alternatives fitted to the same data y (n,), errors within the data's floor counting
+        equal (on noisy real data: excesses over the shared noise within its resolution, :func:`noisy_ranking`)."""
         floor = data_floor(found)
-        return min(found, key=lambda c: c.score(self.weight, floor))
+        rows = 0 if self._on_surrogate else independent_rows(y)
+        offset, noisy = noisy_ranking([c.nmse for c in found], floor, rows)
+        return min(found, key=lambda c: c.score(self.weight, noisy, offset))
 
     # ------------------------------------------------------------------------------------------------ direct forms
     def _direct(self, X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], accept: float) -> list[Candidate]:
@@ -134,21 +147,26 @@ class Engine:
             return out
         transforms = other_transforms(y)  # y itself comes first, below
         ts = [TargetTransform(), *transforms]
+        # On a surrogate's values a verified leaf ends the search. On real data a leaf verified against the
+        # network's error may still be a mimic of a law that another transform fits exactly (√((1 + β)/(1 − β)) is
+        # a pole in y², and a logarithm mimics it on y within the network's error), so there every transform is
+        # searched unless a leaf is already exact.
+        finished = settled if not self._on_surrogate else done
         if self.pmap is not None:  # the searches on y itself first, then the other transforms at once, in order
             k = next((i for i, t in enumerate(ts) if t.name != "y"), len(ts))
             for t in ts[:k]:
                 if out and expired(self.deadline):
                     return out
                 out += leaf_candidates(self._leaf_job(X, y, symbols, t, accept))
-            if k == len(ts) or done(out) or (out and expired(self.deadline)):
+            if k == len(ts) or finished(out) or (out and expired(self.deadline)):
                 return out
             for found in self.pmap(leaf_candidates, [self._leaf_job(X, y, symbols, t, accept) for t in ts[k:]]):
-                if done(out):
+                if finished(out):
                     break
                 out += found
             return out
         for t in ts:
-            if (done(out) and t.name != "y") or (out and expired(self.deadline)):
+            if (finished(out) and t.name != "y") or (out and expired(self.deadline)):
                 break
             out += leaf_candidates(self._leaf_job(X, y, symbols, t, accept))
         return out
@@ -157,7 +175,8 @@ class Engine:
                   accept: float) -> LeafJob:
         """The leaf search on t(y) as data (:func:`.branches.leaf_candidates`), with a share of the time left."""
         seconds = LEAF_SHARE * remaining(self.deadline) if self.deadline is not None else None
-        return LeafJob(X, y, tuple(symbols), t, accept, seconds, self.weight, self.leaf_results)
+        return LeafJob(X, y, tuple(symbols), t, accept, seconds, self.weight, self.leaf_results,
+                       real=not self._on_surrogate)
 
     # ------------------------------------------------------------------------------------------------ separability
     def _test_points(self, X: np.ndarray) -> torch.Tensor:
@@ -222,7 +241,7 @@ class Engine:
             polished, nmse = polish(t.sympy_inverse(inner), symbols, X, y)
             found.append(Candidate(polished, nmse, how, {"kind": kind, "transform": t.name, "statistic": statistic,
                                                          "parts": [c.tree for c in chosen]}))
-        return self._best_on_data(found) if found else None
+        return self._best_on_data(found, y) if found else None
 
     def _peeled(self, kind: str, p: int, groups: list[tuple[int, ...]], options: list[list[Candidate]],
                 X: np.ndarray, target: np.ndarray, symbols: list[sympy.Symbol]) -> list[Candidate]:
@@ -238,7 +257,7 @@ class Engine:
         g = groups[p]
         out = self._direct(X[:, list(g)], r, [symbols[i] for i in g], self.accept)
         names = {"variables": [str(symbols[i]) for i in g], "peeled": True}
-        return [replace(c, tree=c.tree | names | {"nmse": c.nmse}) for c in self._ranked(out)[:ALTERNATIVES]]
+        return [replace(c, tree=c.tree | names | {"nmse": c.nmse}) for c in self._ranked(out, r)[:ALTERNATIVES]]
 
     def _affine(self, X: np.ndarray, y: np.ndarray, symbols: list[sympy.Symbol], f: Surrogate, depth: int,
                 noise: float) -> list[Candidate]:
@@ -304,4 +323,4 @@ class Engine:
             found.append(Candidate(polished, nmse, f"symmetry {u_expr}",
                                    {"kind": "symmetry", "combination": str(u_expr), "statistic": dec.statistic,
                                     "part": c.tree}))
-        return self._best_on_data(found)
+        return self._best_on_data(found, y)

@@ -25,6 +25,7 @@ import sympy
 import torch
 
 from kansci.budget import expired
+from kansci.discover.candidates import noisy_ranking
 from kansci.discover.leaf_grammar import GRIDS, HUGE, Eval, Node, complexity, grammar, grid_kinds, to_sympy
 from kansci.errors import DataError
 from kansci.symbolic.lm import levenberg_marquardt, mean_square
@@ -158,7 +159,7 @@ def _zoom(X: np.ndarray, y: np.ndarray, node: Node, kinds: tuple[str, ...], rel:
 
 def search_leaf(X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], deadline: float | None = None,
                 weight: float = 0.05, max_results: int = 10, refine_top: int = 30, subsample: int = 128,
-                floor: float = 0.0) -> list[LeafCandidate]:
+                floor: float = 0.0, data_rows: int = 0) -> list[LeafCandidate]:
     """Rank small formulas y ≈ c·g(x) + d for X (n, k), k ∈ {1, 2}, y (n,); ``symbols`` name the k columns.
 
     ``deadline`` is an absolute ``time.perf_counter()`` value (None: no limit); when it passes, the best candidates
@@ -166,7 +167,9 @@ def search_leaf(X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], d
     spaced rows, then the ``refine_top`` best are refitted on all rows; the ``max_results`` best come back, best
     first, ranked by ``log10(max(nmse, floor) + 1e-15) + weight·complexity``:
     errors below ``floor`` (the noise
-    level of y, when known) do not count, so the simplest formula within the noise comes first."""
+    level of y, when known) do not count, so the simplest formula within the noise comes first. With ``data_rows`` (the
+    number of independent rows of real data; 0 for a surrogate's values) noisy data are ranked by the excess over
+    the shared noise (:func:`~kansci.discover.candidates.noisy_ranking`)."""
     X = np.asarray(X, dtype=np.float64)
     X = X[:, None] if X.ndim == 1 else X
     y = np.asarray(y, dtype=np.float64).reshape(-1)
@@ -192,8 +195,10 @@ def search_leaf(X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], d
             if p is None:
                 continue
             nmse = float(np.mean(p[0] ** 2) / np.var(y))
-            fitted.append((math.log10(max(nmse, floor) + 1e-15) + weight * complexity(node), nmse, node, theta,
-                           p[1], p[2]))
+            fitted.append((0.0, nmse, node, theta, p[1], p[2]))
+    offset, floor = noisy_ranking([f[1] for f in fitted], floor, data_rows)
+    fitted = [(math.log10(max(nmse - offset, floor) + 1e-15) + weight * complexity(node), nmse, node, theta, c, d)
+              for _, nmse, node, theta, c, d in fitted]
     fitted.sort(key=lambda f: f[0])
     out: dict[str, LeafCandidate] = {}
     for score, nmse, node, theta, c, d in fitted:

@@ -9,7 +9,9 @@ upper bound: it is the noise plus whatever the network has not learned.
 - **Enough rows** (``SMALL_TABLE`` or more training rows): among the candidates whose training NMSE is within
   ``CLEARLY_BETTER`` × the most accurate one's, or within the noise level, the best score wins (score = log10 NMSE
   + a penalty per expression node). Parsimony decides among formulas that explain the data comparably well, never
-  against one that explains it far better.
+  against one that explains it far better. On noisy data (the best formula fits no better than the noise), the
+  noise all formulas share is taken off first: the score uses the excess NMSE over the best one, and excesses that
+  the number of rows cannot resolve tie (:func:`~kansci.discover.candidates.noisy_ranking`).
 - **Few rows:** training error cannot tell a law from a formula that bends to fit a dozen noisy points. Each
   candidate's constants are refitted with every row left out in turn (leave-one-out; k-fold with ``FOLDS`` folds
   above ``LOO_MAX`` rows), and the error on the left-out rows is its cross-validation error. The simplest candidate
@@ -28,7 +30,9 @@ from typing import Any
 import numpy as np
 import sympy
 
+from kansci.discover.candidates import independent_rows, noisy_ranking
 from kansci.expr.evaluate import to_numpy
+from kansci.pipeline.candidates import FORMULA_NODE_WEIGHT
 from kansci.symbolic.exports import Formula
 from kansci.symbolic.formula import polish
 from kansci.symbolic.uncertainty import constant_table
@@ -156,11 +160,21 @@ def choose(candidates: list[dict[str, Any]], X: np.ndarray, y: np.ndarray, symbo
         most_accurate = min(c["nmse"] for c in candidates)
         level = max(CLEARLY_BETTER * most_accurate, noise_nmse)
         pool = [c for c in candidates if c["nmse"] <= level]
-        best = min(pool, key=lambda c: c["score"])
-        table = [{"formula": c["formula"].text, "train_nmse": c["nmse"], "score": c["score"],
+        offset, floor = noisy_ranking([c["nmse"] for c in pool], noise_nmse, independent_rows(y))
+
+        def key(c: dict[str, Any]) -> float:
+            if offset <= 0 or not math.isfinite(c["nmse"]):
+                return c["score"]
+            return math.log10(max(c["nmse"] - offset, floor) + 1e-15) + FORMULA_NODE_WEIGHT * c["formula"].complexity()
+
+        best = min(pool, key=key)
+        table = [{"formula": c["formula"].text, "train_nmse": c["nmse"], "score": key(c),
                   "considered": c in pool} for c in candidates]
         rule = (f"best score among candidates within {CLEARLY_BETTER:g}x the lowest training NMSE or within the "
                 f"noise level ({noise_nmse:.2e})")
+        if offset > 0:
+            rule += (f"; noisy data: scored by the excess NMSE over the best ({offset:.3e}), excesses below "
+                     f"{floor:.2e} tying")
         return Selection(best, rule, noise, table)
     rows = []
     for c in candidates:
