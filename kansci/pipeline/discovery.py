@@ -23,7 +23,7 @@ from kansci.data import Dataset
 from kansci.discover.candidates import ACCEPT_FACTOR
 from kansci.discover.engine import Engine
 from kansci.discover.structure import calibrated_tolerance
-from kansci.discover.surrogate import from_kan
+from kansci.discover.surrogate import Surrogate, from_kan
 from kansci.pipeline.candidates import finish
 from kansci.pipeline.selection import SMALL_TABLE
 from kansci.train.loop import TrainData
@@ -59,11 +59,13 @@ def network_nmse(model: KAN, data: TrainData) -> float:
 
 
 def discover(model: KAN, data: TrainData, ds: Dataset, cfg: Config, symbols: list[sympy.Symbol],
-             deadline: float | None, log: Callable[[str], None]) -> Discovery:
-    """Run the engine on the training rows with ``model`` as surrogate; finish its best candidates."""
+             deadline: float | None, log: Callable[[str], None], surrogate: Surrogate | None = None) -> Discovery:
+    """Run the engine on the training rows with ``model`` as surrogate (or ``surrogate``, a function of ``ds``'s
+    inputs built from it); finish its best candidates. The calibration is the network's own error on ``data``."""
     val_nmse = network_nmse(model, data)
     tol, accept = calibrated_tolerance(val_nmse), max(ACCEPT_FACTOR * val_nmse, ACCEPT_FLOOR)
-    f = from_kan(model, ds.x_norm.shift, ds.x_norm.scale, float(ds.y_norm.shift[0]), float(ds.y_norm.scale[0]))
+    f = surrogate if surrogate is not None else from_kan(model, ds.x_norm.shift, ds.x_norm.scale,
+                                                         float(ds.y_norm.shift[0]), float(ds.y_norm.scale[0]))
     X, y = ds.X_train, ds.y_train
     if X.shape[0] > MAX_ROWS:
         rows = np.sort(np.random.default_rng(cfg.seed).choice(X.shape[0], MAX_ROWS, replace=False))

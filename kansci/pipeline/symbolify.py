@@ -36,6 +36,7 @@ from kansci.pipeline.discovery import describe, discover
 from kansci.pipeline.selection import SMALL_TABLE, choose, estimate_noise, with_unsnapped
 from kansci.pipeline.symbolic_files import write_symbolic
 from kansci.pipeline.targets import TargetsResult, symbolify_targets
+from kansci.pipeline.units_bases import search_other_bases
 from kansci.pipeline.units_step import RunUnits, load_units
 from kansci.pipeline.units_weights import weighted_rows
 from kansci.prune import PruneReport
@@ -123,6 +124,15 @@ def _symbolify(out: Path, cfg: Config, ds: Dataset, load: Callable[[], KAN], dev
     found = discover(network, data, rows, cfg, symbols, search_deadline, log)
     phases.done("structure search")
     candidates = list(found.candidates)
+    if units is not None and units.reduction is not None and not found.verified and not expired(deadline):
+        other_deadline = _discovery_deadline(deadline)  # half of what is left; the edge-by-edge fit keeps the rest
+        phases.start("structure search in other groups", other_deadline)
+        more, searched = search_other_bases(network, data, ds, rows, units, cfg, symbols, other_deadline,
+                                            found.record.get("accept_nmse", 0.0), log)
+        candidates += more
+        found.verified = any(c["nmse"] <= found.record.get("accept_nmse", 0.0) for c in more) or found.verified
+        found.record["other_groups"] = searched
+        phases.done("structure search in other groups")
     fit = None
     if found.verified:
         log("structure: a verified formula was found; the edge-by-edge fit is skipped")

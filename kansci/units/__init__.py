@@ -47,7 +47,7 @@ number in a formula, fitted floats included, counts as dimensionless.
 """
 from __future__ import annotations
 
-from kansci.units.buckingham import Unbalanced, reduce
+from kansci.units.buckingham import Unbalanced, reduce, reductions
 from kansci.units.check import UnitsCheck, check_units
 from kansci.units.declare import DeclaredUnits, parse_units_option, parse_units_text, resolve_units, units_from_mapping
 from kansci.units.dims import FEYNMAN_BASIS, SI, Basis, Dim, UnitSpec
@@ -62,6 +62,6 @@ __all__ = [
     "parse_unit", "unit_spec", "require_pint", "PINT_EXTRA",
     "DeclaredUnits", "parse_units_text", "parse_units_option", "units_from_mapping", "resolve_units",
     "feynman_units", "feynman_problem_units", "UNBALANCED",
-    "reduce", "Reduction", "Unbalanced",
+    "reduce", "reductions", "Reduction", "Unbalanced",
     "check_units", "UnitsCheck",
 ]

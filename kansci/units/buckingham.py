@@ -31,7 +31,7 @@ from kansci.units.dims import Dim, UnitSpec
 from kansci.units.exact import gram, integerize, inverse, rank, solve_normal
 from kansci.units.reduction import Reduction
 
-__all__ = ["reduce", "Reduction", "Unbalanced", "MAX_BASES"]
+__all__ = ["reduce", "reductions", "Reduction", "Unbalanced", "MAX_BASES"]
 
 #: The most own-variable choices tried; beyond it the first valid ones in input order are scored.
 MAX_BASES = 5000
@@ -61,6 +61,15 @@ def reduce(dims_in: Mapping[str, Dim | UnitSpec], dim_out: Dim | UnitSpec) -> Re
     Returns a :class:`~kansci.units.reduction.Reduction`, or :class:`Unbalanced` when the target's dimension is
     not a product of powers of the inputs' dimensions. Raises ValueError when the dimensions use different bases.
     """
+    found = reductions(dims_in, dim_out, 1)
+    return found if isinstance(found, Unbalanced) else found[0]
+
+
+def reductions(dims_in: Mapping[str, Dim | UnitSpec], dim_out: Dim | UnitSpec,
+               limit: int) -> list[Reduction] | Unbalanced:
+    """The ``limit`` simplest reductions (by the order :func:`reduce` uses; the first is its choice), each with
+    its own choice of repeating variables: the same law seen through other groups, e.g. (u/c, v/c) besides
+    (c/u, v/u). :class:`Unbalanced` as for :func:`reduce`."""
     names = tuple(dims_in)
     dims = [_dim(d) for d in dims_in.values()]
     target = _dim(dim_out)
@@ -73,9 +82,9 @@ def reduce(dims_in: Mapping[str, Dim | UnitSpec], dim_out: Dim | UnitSpec) -> Re
     if rank([*cols, list(target.exps)]) > r:
         return _unbalanced(cols, target)
     n = len(names)
-    best: tuple[tuple[object, ...], tuple[int, ...], list[list[int]], list[Fraction]] | None = None
+    scored: list[tuple[tuple[object, ...], tuple[int, ...], list[list[int]], list[Fraction]]] = []
     for count, pivots in enumerate(itertools.combinations(range(n), r)):
-        if count >= MAX_BASES and best is not None:
+        if count >= MAX_BASES and scored:
             break
         basis_cols = [cols[i] for i in pivots]
         g_inv = inverse(gram(basis_cols))
@@ -93,14 +102,13 @@ def reduce(dims_in: Mapping[str, Dim | UnitSpec], dim_out: Dim | UnitSpec) -> Re
         pref = [Fraction(0)] * n
         for i, a in zip(pivots, solve_normal(basis_cols, g_inv, list(target.exps))):
             pref[i] = a
-        key = _score(own, groups, pref)
-        if best is None or key < best[0]:
-            best = (key, own, groups, pref)
-    assert best is not None  # the pivot columns of D always qualify
-    _, own, groups, pref = best
-    return Reduction(inputs=names, target_dim=target, prefactor_exponents=tuple(pref),
-                     group_exponents=tuple(tuple(g) for g in groups), own=own,
-                     group_names=_group_names(names, own, groups))
+        scored.append((_score(own, groups, pref), own, groups, pref))
+    assert scored  # the pivot columns of D always qualify
+    scored.sort(key=lambda s: s[0])
+    return [Reduction(inputs=names, target_dim=target, prefactor_exponents=tuple(pref),
+                      group_exponents=tuple(tuple(g) for g in groups), own=own,
+                      group_names=_group_names(names, own, groups))
+            for _, own, groups, pref in scored[:max(1, limit)]]
 
 
 def _score(own: tuple[int, ...], groups: list[list[int]], pref: list[Fraction]) -> tuple[object, ...]:
