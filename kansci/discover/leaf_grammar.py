@@ -39,7 +39,7 @@ _UNARY: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[sympy.Expr
     "cosh": (lambda z: np.cosh(_guard(np.abs(z) < 230, z)), sympy.cosh),
     "exp": (lambda z: np.exp(_guard(z < 230, z)), sympy.exp), "log": (lambda z: np.log(_guard(z > 0, z)), sympy.log),
     "sin": (np.sin, sympy.sin), "cos": (np.cos, sympy.cos), "tanh": (np.tanh, sympy.tanh),
-    "atan": (np.arctan, sympy.atan),
+    "atan": (np.arctan, sympy.atan), "asin": (lambda z: np.arcsin(_guard(np.abs(z) <= 1, z)), sympy.asin),
     # occupations of a level at energy z in units of kT: Bose-Einstein 1/(e^z − 1) and Fermi-Dirac 1/(e^z + 1)
     "bose": (lambda z: _inv(np.expm1(_guard(z < 230, z))), lambda e: 1 / (sympy.exp(e) - 1)),
     "fermi": (lambda z: 1.0 / (1.0 + np.exp(_guard(z < 230, z))), lambda e: 1 / (sympy.exp(e) + 1))}
@@ -51,6 +51,7 @@ _VARIANTS = {"sq": ("", "shift"), "cube": ("", "shift"), "sqrt": ("", "shift", "
              "isqrt": ("", "shift", "negshift"), "cosh": ("", "scale"),
              "exp": ("", "scale"), "log": ("", "shift", "negshift"), "sin": ("", "scale", "affine"),
              "cos": ("", "scale"), "tanh": ("", "scale", "affine"), "atan": ("", "scale", "affine"),
+             "asin": ("", "scale"),
              "bose": ("scale",), "fermi": ("scale",)}
 _PLAIN = tuple(op for op in _UNARY if op not in ("bose", "fermi"))  # the unaries tried on every simple tree
 _TRANS = ("exp", "log", "sin", "cos", "tanh", "atan")

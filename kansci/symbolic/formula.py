@@ -64,12 +64,18 @@ def _monic_powers(expr: sympy.Expr) -> sympy.Expr:
 
     def rewrite(node: sympy.Expr) -> sympy.Expr:
         if isinstance(node, sympy.Pow) and isinstance(node.base, sympy.Add) and not node.exp.is_Integer:
-            coeffs = [t.as_coeff_Mul()[0] for t in node.base.args if not t.is_Number]
+            split = [t.as_coeff_Mul() for t in node.base.args]
+            coeffs = [c for (c, _), t in zip(split, node.base.args) if not t.is_Number]
             if coeffs:
-                k = max(coeffs, key=lambda c: abs(float(c)))
-                k = abs(k)
+                k = abs(max(coeffs, key=lambda c: abs(float(c))))
                 if k != 0 and k != 1:
-                    return k**node.exp * sympy.Pow(sympy.expand(node.base / k), node.exp)
+                    # the largest term becomes exactly ±1·rest: a Float 1.0 there would be a free constant that
+                    # the one outside duplicates, and no constant of the pair could then be pinned down or snapped
+                    top = next(i for i, ((c, _), t) in enumerate(zip(split, node.base.args))
+                               if not t.is_Number and abs(c) == k)
+                    terms = [(sympy.sign(c) * rest if i == top else sympy.expand(t / k))
+                             for i, ((c, rest), t) in enumerate(zip(split, node.base.args))]
+                    return k**node.exp * sympy.Pow(sympy.Add(*terms), node.exp)
         return node
 
     return expr.replace(lambda n: isinstance(n, sympy.Pow), rewrite)
