@@ -1,6 +1,6 @@
 """Ranking formulas on noisy real data (kansci.discover.candidates.noisy_ranking): the noise all formulas share is
 taken off, and an excess error that the rows resolve counts, so a mimic that fits 10% worse than the law within
-the noise no longer ties with it; exact data keep the usual floor."""
+the noise no longer ties with it; on exact data errors count down to the data's own floor."""
 from __future__ import annotations
 
 import math
@@ -8,12 +8,14 @@ import math
 import numpy as np
 import sympy
 
-from kansci.discover.candidates import RESOLUTION, Candidate, independent_rows, noisy_ranking
+from kansci.discover.candidates import NUMERIC_FLOOR, RESOLUTION, Candidate, independent_rows, noisy_ranking
 from kansci.discover.leaves import search_leaf
 
 
 def test_exact_data_keep_the_usual_floor() -> None:
-    assert noisy_ranking([1e-26, 3e-9, 1e-4], floor=1e-6, rows=800) == (0.0, 1e-6)
+    assert noisy_ranking([1e-26, 3e-9, 1e-4], floor=1e-6, rows=800) == (0.0, NUMERIC_FLOOR)  # the data's floor
+    offset, floor = noisy_ranking([1e-9, 3e-9, 1e-4], floor=1e-6, rows=800)
+    assert offset == 0.0 and math.isclose(floor, 3e-9)  # TIE_FACTOR x the best
     assert noisy_ranking([0.05, 0.06], floor=0.07, rows=0) == (0.0, 0.07)  # a surrogate's values: unchanged
     assert noisy_ranking([math.inf], floor=0.07, rows=800) == (0.0, 0.07)
 

@@ -33,6 +33,7 @@ import sympy
 import torch
 
 from kansci.budget import expired
+from kansci.discover.affine_data import VaryingFit, coefficients_on_data, varying_fit
 from kansci.discover.candidates import (
     ALTERNATIVES,
     Candidate,
@@ -114,6 +115,12 @@ def affine_split(engine: Any, X: np.ndarray, y: np.ndarray, symbols: list[sympy.
     return out
 
 
+def _h_of(expr: sympy.Expr) -> sympy.Expr:
+    """h without its additive constant: a + b·(h + k) is (a + k·b) + b·h, so a constant in h would mix b into a."""
+    offset, rest_h = expr.as_coeff_Add()
+    return rest_h if rest_h != 0 and offset.is_Number else expr
+
+
 def _solve_affine(engine: Any, X: np.ndarray, y: np.ndarray, t: TargetTransform, symbols: list[sympy.Symbol],
                   f: Surrogate, depth: int, noise: float, i: int, statistic: float) -> Candidate | None:
     """t(y) = a + b·h(x_i) with f the surrogate of t(y): h, then b and a on the surrogate; assembled, mapped back
@@ -124,14 +131,23 @@ def _solve_affine(engine: Any, X: np.ndarray, y: np.ndarray, t: TargetTransform,
     ref = np.median(X, axis=0)
     along = restricted(f, d, [i], ref)  # f along x_i, the other variables at their medians
     h_cands = distinct(engine.solve_surrogate(X[:, [i]], along, [symbols[i]], depth, noise))[:ALTERNATIVES]
+    fits: dict[int, VaryingFit] = {}
+    if len(rest) == 1 and engine.on_data:  # the data themselves can test a + b·h and give a and b (affine_data)
+        for k, hc in enumerate(h_cands):
+            fit = varying_fit(X[:, rest[0]], to_numpy(_h_of(hc.expr), [symbols[i]])(X[:, [i]]), target)
+            if fit is not None:
+                fits[k] = fit
+        if not fits or min(fit.nmse for fit in fits.values()) > max(engine.accept, noise_level(noise, target)):
+            engine.log(f"{'  ' * depth}  the data are not a(r) + b(r)·h({symbols[i]}) for any h found")
+            return None
+        order = sorted(fits, key=lambda k: fits[k].nmse)  # the h whose a + b·h fits the data best first
+        h_cands, fits = [h_cands[k] for k in order], {n: fits[k] for n, k in enumerate(order)}
     s0, s1 = np.quantile(X[:, i], [0.1, 0.9])
     found: list[Candidate] = []
-    for hc in h_cands:
+    for k, hc in enumerate(h_cands):
         if found and (expired(engine.deadline) or min(c.nmse for c in found) <= engine.accept):
             break
-        # h without its additive constant: a + b·(h + k) is (a + k·b) + b·h, so a constant in h would mix b into a
-        offset, rest_h = hc.expr.as_coeff_Add()
-        h_expr = rest_h if rest_h != 0 and offset.is_Number else hc.expr
+        h_expr = _h_of(hc.expr)
         H = to_numpy(h_expr, [symbols[i]])
         with np.errstate(all="ignore"):
             h0, h1 = (float(H(np.array([[v]]))[0]) for v in (s0, s1))
@@ -155,8 +171,9 @@ def _solve_affine(engine: Any, X: np.ndarray, y: np.ndarray, t: TargetTransform,
             return f0(Z) - b_fn(Z) * h0
 
         Z, syms = X[:, rest], [symbols[k] for k in rest]
-        bs = distinct(engine.solve_surrogate(Z, b_fn, syms, depth, noise))[:ALTERNATIVES]
-        as_ = distinct(engine.solve_surrogate(Z, a_fn, syms, depth, noise))[:ALTERNATIVES] if bs else []
+        on_data = coefficients_on_data(engine, fits[k], syms, depth) if k in fits else ([], [])
+        bs = on_data[1] + distinct(engine.solve_surrogate(Z, b_fn, syms, depth, noise))[:ALTERNATIVES]
+        as_ = on_data[0] + distinct(engine.solve_surrogate(Z, a_fn, syms, depth, noise))[:ALTERNATIVES] if bs else []
         if not (bs and as_):
             continue
         tree = {"kind": "affine", "transform": t.name, "variable": str(symbols[i]), "statistic": statistic}

@@ -125,13 +125,13 @@ def noisy_ranking(nmses: Sequence[float], floor: float, rows: int) -> tuple[floa
     a formula whose excess error over the law is e shows it in the paired sum of squares at e·n against a noise of
     2·√(e·n·ν): the excess is resolved at z standard errors once e > 4z²·ν/n. So the noise the formulas share (the
     best one's NMSE) is taken off, and excesses below RESOLUTION × ν / n tie. Elsewhere (exact data, where the law
-    fits far below the floor) the usual ranking stands: (0, floor)."""
+    fits far below the floor) the data's own floor stands, as in :func:`data_floor`: (0, TIE_FACTOR × best)."""
     finite = [v for v in nmses if math.isfinite(v)]
     if rows <= 0 or not finite:
         return 0.0, floor
     best = min(finite)
-    if TIE_FACTOR * best < floor:
-        return 0.0, floor
+    if TIE_FACTOR * best < floor:  # exact data: errors count down to the data's own floor (see data_floor)
+        return 0.0, max(TIE_FACTOR * best, NUMERIC_FLOOR)
     return best, max(RESOLUTION * best / rows, NUMERIC_FLOOR)
 
 

@@ -111,6 +111,22 @@ class Engine:
         finally:
             self._on_surrogate -= 1
 
+    def solve_values(self, Z: np.ndarray, values: np.ndarray, symbols: Sequence[sympy.Symbol],
+                     depth: int) -> list[Candidate]:
+        """A sub-problem at ``depth + 1`` whose targets are estimates of a function on Z (n, k) read off the data
+        (their error is smooth and far below the surrogate's), with no surrogate: the power law and the leaf search on
+        the values themselves, ranked like data (errors within TIE_FACTOR of the best count equal); [] when a value
+        is not finite."""
+        if not np.all(np.isfinite(values)) or not np.var(values) > 0:
+            return []
+        return self._ranked(self._direct(np.asarray(Z, dtype=np.float64), values, symbols, self.accept, False),
+                            values)
+
+    @property
+    def on_data(self) -> bool:
+        """Whether the problem being solved holds real data (not a surrogate's values or estimates)."""
+        return self._on_surrogate == 0
+
     def verified(self, c: Candidate) -> bool:
         return c.verified
 
@@ -137,7 +153,9 @@ class Engine:
         return min(found, key=lambda c: c.score(self.weight, noisy, offset))
 
     # ------------------------------------------------------------------------------------------------ direct forms
-    def _direct(self, X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], accept: float) -> list[Candidate]:
+    def _direct(self, X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], accept: float,
+                transforms: bool = True) -> list[Candidate]:
+        """Power law and leaf searches on y (and, with ``transforms``, on its transforms) for X (n, k), y (n,)."""
         out = []
         law = fit_power_law(X, y, symbols)
         if law is not None and math.isfinite(law.nmse):
@@ -145,8 +163,7 @@ class Engine:
                                  accept))
         if X.shape[1] > 2:
             return out
-        transforms = other_transforms(y)  # y itself comes first, below
-        ts = [TargetTransform(), *transforms]
+        ts = [TargetTransform(), *(other_transforms(y) if transforms else [])]  # y itself first
         # On a surrogate's values a verified leaf ends the search. On real data a leaf verified against the
         # network's error may still be a mimic of a law that another transform fits exactly (√((1 + β)/(1 − β)) is
         # a pole in y², and a logarithm mimics it on y within the network's error), so there every transform is

@@ -62,11 +62,13 @@ _SCALES = (0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0, 5.6, 8.0)
 # the two terms' magnitudes.
 # Shifts are placed by where they put the zero of the shifted node: at position p of its data range [lo, hi], i.e.
 # z + b = 0 at z = lo + p·(hi − lo) for "shift" and b − z = 0 there for "negshift". Poles and branch points just
-# outside the data (1/(γ − 1) with γ ∈ [2, 5], 1/√(1 − v²/c²)) then lie on the grid whatever the scale of z.
-GRIDS = {"shift": (-10.0, -3.0, -1.0, -0.3, -0.1, -0.03, 0.5, 1.03, 1.1, 1.3, 2.0, 4.0, 11.0),
+# outside the data (1/(γ − 1) with γ ∈ [2, 5], 1/√(1 − v²/c²)) then lie on the grid whatever the scale of z; both
+# kinds reach to 1% of the range beyond either end (1/√(x² − 1) for x from 1.5: its pole lies 1.3% below x²'s range).
+GRIDS = {"shift": (-10.0, -3.0, -1.0, -0.3, -0.1, -0.03, -0.01, 0.5, 1.01, 1.03, 1.1, 1.3, 2.0, 4.0, 11.0),
           "negshift": (-0.3, 1.01, 1.03, 1.1, 1.3, 2.0, 4.0, 11.0),
           "weight": (-10, -3, -1, -0.3, -0.1, 0.1, 0.3, 1, 3, 10),
-          "scale_exp": _SCALES + tuple(-v for v in _SCALES), "scale_osc": (0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8),
+          "scale_exp": _SCALES + tuple(-v for v in _SCALES),
+          "scale_osc": (0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10, 13, 16, 20),  # up to ~3 periods over the data
           "scale_sat": _SCALES, "phase": (0.0, math.pi / 4, math.pi / 2, 3 * math.pi / 4),
           "offset": (-2.0, -1.0, 0.0, 1.0, 2.0)}
 
@@ -174,7 +176,7 @@ def grammar(k: int) -> tuple[Node, ...]:
 
     k = 1: powers p ∈ {x, x², x³, √x, 1/x, 1/x²}; p + a·q; every unary (in each constant form) of a power; x or x²
     times or dividing a transcendental of x or x²; reciprocals of transcendentals of x or x²; powers times an
-    occupation 1/(e^{a·x} ∓ 1); powers times 1/√(b − x) or 1/√(b − x²); a Gaussian
+    occupation 1/(e^{a·x} ∓ 1); powers times 1/√(b ∓ x) or 1/√(b ∓ x²); a Gaussian
     exp(a·(x + b)²). k = 2 (both variables used): p(x) ∘ q(y) for +, −, ×, ÷ both
     ways; p(x) + a·q(y); unaries of those with p, q ∈ {id, square, inverse}; √ and exp of p(x) + a·q(y); rationals
     N/(D + b) of simple polynomials (x, y, x², y², x±y, x²±y², x·y); p(x)·u(q(y)) and p(y)·u(q(x))."""
@@ -192,8 +194,9 @@ def grammar(k: int) -> tuple[Node, ...]:
         out += [_u("inv", _u("exp", t, "scale"), "shift") for t in P[:2]]
         # powers times an occupation, x^p/(e^{a·x} ∓ 1): Planck's spectrum, the mean energy of an oscillator
         out += [("b", "mul", "", p, _u(op, P[0], "scale")) for p in P for op in ("bose", "fermi")]
-        # powers times a Lorentz-like factor x^p/√(b − x^q): relativistic momentum v/√(1 − v²/c²)
-        out += [("b", "mul", "", p, _u("isqrt", t, "negshift")) for p in P for t in P[:2]]
+        # powers times a Lorentz-like factor x^p/√(b − x^q): relativistic momentum v/√(1 − v²/c²); and
+        # x^p/√(x^q − b), the same law in the reciprocal group (c/v)/√((c/v)² − 1)
+        out += [("b", "mul", "", p, _u("isqrt", t, v)) for p in P for t in P[:2] for v in ("negshift", "shift")]
         out.append(_u("exp", _u("sq", P[0], "shift"), "scale"))  # a Gaussian peak off the origin
     else:
         Px, Py = _powers(0), _powers(1)

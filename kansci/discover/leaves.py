@@ -42,6 +42,10 @@ class LeafCandidate:
     shape: str
 
 
+REFINE_TOP = 30  # scanned trees refitted on every row
+REFINE_WORK = 30_000  # ... or as many as this many row-refits allow, on small problems
+
+
 def _row_nmse(V: np.ndarray, y: np.ndarray) -> np.ndarray:
     """NMSE (G,) of the best affine fit c·V[g] + d to y (m,), i.e. 1 − r²; inf for undefined or constant rows."""
     ok = np.isfinite(V).all(axis=1) & (np.abs(V).max(axis=1) < HUGE)
@@ -158,13 +162,15 @@ def _zoom(X: np.ndarray, y: np.ndarray, node: Node, kinds: tuple[str, ...], rel:
 
 
 def search_leaf(X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], deadline: float | None = None,
-                weight: float = 0.05, max_results: int = 10, refine_top: int = 30, subsample: int = 128,
+                weight: float = 0.05, max_results: int = 10, refine_top: int | None = None, subsample: int = 128,
                 floor: float = 0.0, data_rows: int = 0) -> list[LeafCandidate]:
     """Rank small formulas y ≈ c·g(x) + d for X (n, k), k ∈ {1, 2}, y (n,); ``symbols`` name the k columns.
 
     ``deadline`` is an absolute ``time.perf_counter()`` value (None: no limit); when it passes, the best candidates
     found so far are returned (at least the simplest one is always tried). The scan runs on ``subsample`` evenly
-    spaced rows, then the ``refine_top`` best are refitted on all rows; the ``max_results`` best come back, best
+    spaced rows, then the ``refine_top`` best are refitted on all rows (default: REFINE_TOP, more on fewer rows at
+    the same cost, REFINE_WORK rows·refits: a law with a pole just outside the data scans poorly on its coarse
+    constants and needs a deeper refit); the ``max_results`` best come back, best
     first, ranked by ``log10(max(nmse, floor) + 1e-15) + weight·complexity``:
     errors below ``floor`` (the noise
     level of y, when known) do not count, so the simplest formula within the noise comes first. With ``data_rows`` (the
@@ -185,7 +191,8 @@ def search_leaf(X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], d
     with np.errstate(all="ignore"):
         scanned = _scan(X[rows], y[rows], grammar(k), weight, deadline)
         fitted: list[tuple[float, float, Node, np.ndarray, float, float]] = []
-        for _, node, theta in scanned[:refine_top]:
+        top = refine_top if refine_top is not None else max(REFINE_TOP, REFINE_WORK // n)
+        for _, node, theta in scanned[:top]:
             late = expired(deadline)
             if late and len(fitted) >= max_results:
                 break
