@@ -33,8 +33,10 @@ def test_noisy_data_rank_by_the_excess_over_the_shared_noise() -> None:
     assert close.score(0.05, floor, offset) < law.score(0.05, floor, offset)
 
 
-def test_independent_rows_count_repeats_once() -> None:
-    assert independent_rows(np.array([1.0, 2.0, 2.0, 3.0, 1.0])) == 3
+def test_independent_rows_count_repeats_as_kish_does() -> None:
+    X = np.array([[1.0], [2.0], [2.0], [3.0], [1.0]])
+    assert independent_rows(X, X[:, 0] * 2) == round(25 / 9)  # multiplicities 2, 2, 1: (Σc)²/Σc²
+    assert independent_rows(np.arange(6.0)[:, None], np.ones(6)) == 6  # a quantized target: rows still distinct
 
 
 def test_the_leaf_search_tells_a_lorentz_factor_from_its_mimic_in_one_percent_noise() -> None:
@@ -46,7 +48,7 @@ def test_the_leaf_search_tells_a_lorentz_factor_from_its_mimic_in_one_percent_no
     y = y + rng.normal(0.0, 0.01 * float(np.sqrt(np.mean(y**2))), x.shape[0])
     sx = sympy.Symbol("x")
     noise_nmse = 1.5 * (0.01**2 * float(np.mean(y**2))) / float(np.var(y))  # the accept level of a good surrogate
-    found = search_leaf(x[:, None], y, [sx], floor=noise_nmse, data_rows=independent_rows(y),
+    found = search_leaf(x[:, None], y, [sx], floor=noise_nmse, data_rows=independent_rows(x[:, None], y),
                         max_results=3)
     best = found[0].expr
     grid = np.linspace(0.1, 0.9, 200)

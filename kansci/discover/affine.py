@@ -187,4 +187,4 @@ def _solve_affine(engine: Any, X: np.ndarray, y: np.ndarray, t: TargetTransform,
             how = f"affine in h({symbols[i]})" + (f" of {t.name}" if t.name != "y" else "")
             found.append(Candidate(polished, nmse, how,
                                    tree | {"parts": [hc.tree, ac.tree, bc.tree]}))
-    return engine._best_on_data(found, y) if found else None
+    return engine.best_on_data(found, X, y) if found else None

@@ -5,7 +5,7 @@ linear least-squares fit on every row of the data gives both: a and b as Chebysh
 :data:`DEGREE` (:func:`varying_fit`). Its residual tests the structure on the data themselves (a wrong variable or
 a wrong h leaves the fit far from the noise), and its a and b carry only the series' own error, far below the
 surrogate's on exact data, where the surrogate's values tie a law with its mimic. :func:`coefficients_on_data`
-solves a and b on 256 points across r's range.
+solves a and b at 256 quantiles of r (not evenly spaced points: the series is loose where rows are few).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from kansci.discover.candidates import ALTERNATIVES, Candidate, distinct
 __all__ = ["DEGREE", "VaryingFit", "varying_fit", "coefficients_on_data"]
 
 DEGREE = 24  # the Chebyshev degree of a(r) and b(r) (at most one per 20 rows)
-GRID = 256  # points across r's range where a and b are solved
+GRID = 256  # quantiles of r where a and b are solved
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,11 @@ class VaryingFit:
     lo: float
     hi: float
     nmse: float
+    points: np.ndarray  # where a and b are read: GRID quantiles of the rows' r (a series is loose where rows are few)
 
-    def on_grid(self, points: int = GRID) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(r, a(r), b(r)) at ``points`` evenly spaced values of r."""
-        r = np.linspace(self.lo, self.hi, points)
+    def on_grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(r, a(r), b(r)) at the quantiles of r."""
+        r = self.points
         V = np.polynomial.chebyshev.chebvander((2 * r - self.lo - self.hi) / (self.hi - self.lo), len(self.a) - 1)
         return r, V @ self.a, V @ self.b
 
@@ -54,7 +55,8 @@ def varying_fit(r: np.ndarray, hv: np.ndarray, target: np.ndarray) -> VaryingFit
     A = np.concatenate([V, V * hv[:, None]], axis=1)
     coef, *_ = np.linalg.lstsq(A, target, rcond=None)
     nmse = float(np.mean((A @ coef - target) ** 2) / np.var(target))
-    return VaryingFit(coef[:deg + 1], coef[deg + 1:], lo, hi, nmse)
+    points = np.unique(np.quantile(r, np.linspace(0.0, 1.0, GRID)))
+    return VaryingFit(coef[:deg + 1], coef[deg + 1:], lo, hi, nmse, points)
 
 
 def coefficients_on_data(engine: Any, fit: VaryingFit, syms: list[sympy.Symbol],

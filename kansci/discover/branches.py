@@ -63,7 +63,7 @@ def leaf_candidates(job: LeafJob) -> list[Candidate]:
     target = t.forward(y)
     out = []
     floor = job.accept if t.name == "y" else 0.0
-    rows = independent_rows(y) if job.real else 0
+    rows = independent_rows(X, y) if job.real else 0
     for leaf in search_leaf(X, target, symbols, deadline=budget, weight=job.weight, max_results=job.results,
                             floor=floor, data_rows=rows):
         expr = t.sympy_inverse(leaf.expr)

@@ -125,19 +125,25 @@ def noisy_ranking(nmses: Sequence[float], floor: float, rows: int) -> tuple[floa
     a formula whose excess error over the law is e shows it in the paired sum of squares at e·n against a noise of
     2·√(e·n·ν): the excess is resolved at z standard errors once e > 4z²·ν/n. So the noise the formulas share (the
     best one's NMSE) is taken off, and excesses below RESOLUTION × ν / n tie. Elsewhere (exact data, where the law
-    fits far below the floor) the data's own floor stands, as in :func:`data_floor`: (0, TIE_FACTOR × best)."""
+    fits far below the floor, or no noise level is known) the data's own floor stands, as in :func:`data_floor`:
+    (0, TIE_FACTOR × best)."""
     finite = [v for v in nmses if math.isfinite(v)]
     if rows <= 0 or not finite:
         return 0.0, floor
     best = min(finite)
-    if TIE_FACTOR * best < floor:  # exact data: errors count down to the data's own floor (see data_floor)
+    if floor <= 0 or TIE_FACTOR * best < floor:  # exact (or no noise known): down to the data's own floor
         return 0.0, max(TIE_FACTOR * best, NUMERIC_FLOOR)
     return best, max(RESOLUTION * best / rows, NUMERIC_FLOOR)
 
 
-def independent_rows(y: np.ndarray) -> int:
-    """Rows of y (n,) with distinct values: rows drawn with repeats (weighted rows) count once."""
-    return int(np.unique(np.asarray(y).reshape(-1)).shape[0])
+def independent_rows(X: np.ndarray, y: np.ndarray) -> int:
+    """The effective number of independent rows of (X (n, k), y (n,)): n for distinct rows; for rows drawn with
+    repeats (weighted rows), Kish's (Σc)²/Σc² over the multiplicities c of the distinct rows."""
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    rows = np.column_stack([np.asarray(X, dtype=np.float64).reshape(y.shape[0], -1), y])
+    _, counts = np.unique(rows, axis=0, return_counts=True)
+    c = counts.astype(np.float64)
+    return int(round(float(c.sum() ** 2 / np.sum(c**2)))) if c.size else 0
 
 
 def distinct(cands: Sequence[Candidate]) -> list[Candidate]:

@@ -9,8 +9,8 @@ columns. :meth:`Engine.solve` tries, in order, and keeps every result as a candi
    the surrogate between rows (:mod:`.separability`): a sum or a product of functions of fewer variables. Each part
    becomes a sub-problem whose data come from the surrogate with the other variables held at reference values
    (their medians), and is solved by the same engine.
-3. **Symmetry:** f depends on (x_i, x_j) only through x_i+x_j, x_i−x_j, x_i·x_j or x_i/x_j. The pair becomes one new
-   variable and the problem loses a column; the real targets stay the data.
+3. **Symmetry** (:mod:`.symmetry`): f depends on (x_i, x_j) only through x_i+x_j, x_i−x_j, x_i·x_j or x_i/x_j. The
+   pair becomes one new variable and the problem loses a column; the real targets stay the data.
 4. **Affine in one variable** (:mod:`.affine`): f = a(rest) + b(rest)·h(x_i); h, a and b become sub-problems.
 
 An assembled formula has its constants refitted on the problem's real data (:func:`kansci.symbolic.formula.polish`)
@@ -20,7 +20,6 @@ Search stops at the first candidate that is *verified*: its normalized error on 
 """
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -54,6 +53,7 @@ from kansci.discover.candidates import (
 )
 from kansci.discover.powerlaw import fit_power_law
 from kansci.discover.surrogate import Surrogate, evaluate, restricted
+from kansci.discover.symmetry import symmetric_split
 from kansci.discover.transforms import TargetTransform, other_transforms
 from kansci.expr.evaluate import to_numpy
 from kansci.symbolic.formula import polish
@@ -91,12 +91,12 @@ class Engine:
         accept = max(self.accept, noise_level(noise, y)) if var > 0 else self.accept
         cands = self._direct(X, y, symbols, accept)
         if done(cands) or f is None or depth >= MAX_DEPTH or X.shape[1] < 2 or expired(self.deadline):
-            return self._ranked(cands, y)
+            return self._ranked(cands, X, y)
         for step in (self._separable, self._symmetric, self._affine):
             cands += [replace(c, accept=accept) for c in step(X, y, list(symbols), f, depth, noise)]
             if done(cands) or expired(self.deadline):
                 break
-        return self._ranked(cands, y)
+        return self._ranked(cands, X, y)
 
     def solve_surrogate(self, Z: np.ndarray, fn: Surrogate, symbols: Sequence[sympy.Symbol], depth: int,
                         noise: float) -> list[Candidate]:
@@ -119,8 +119,8 @@ class Engine:
         is not finite."""
         if not np.all(np.isfinite(values)) or not np.var(values) > 0:
             return []
-        return self._ranked(self._direct(np.asarray(Z, dtype=np.float64), values, symbols, self.accept, False),
-                            values)
+        Z = np.asarray(Z, dtype=np.float64)
+        return self._ranked(self._direct(Z, values, symbols, self.accept, False), Z, values)
 
     @property
     def on_data(self) -> bool:
@@ -130,27 +130,27 @@ class Engine:
     def verified(self, c: Candidate) -> bool:
         return c.verified
 
-    def _ranked(self, cands: list[Candidate], y: np.ndarray) -> list[Candidate]:
+    def _ranked(self, cands: list[Candidate], X: np.ndarray, y: np.ndarray) -> list[Candidate]:
         """Verified first, then by score; errors below the candidate's noise level do not count, nor, on real
         data, errors below the data's own floor (:func:`data_floor`). On surrogate values a formula that fits
         better than the surrogate's noise only fits the surrogate's own errors, so there the noise level stands.
-        On noisy real data y (n,) the shared noise is taken off and excesses within it tie (:func:`noisy_ranking`)."""
+        On noisy real data (X (n, k), y (n,)) the shared noise is taken off and excesses within it tie
+        (:func:`noisy_ranking`)."""
         if self._on_surrogate:
             return sorted(cands, key=lambda c: (not c.verified, c.score(self.weight, c.accept)))
-        floor = data_floor(cands)
-        level = min((min(c.accept, floor) for c in cands), default=floor)
-        offset, noisy = noisy_ranking([c.nmse for c in cands], level, independent_rows(y))
-        if offset > 0:
-            return sorted(cands, key=lambda c: (not c.verified, c.score(self.weight, noisy, offset)))
-        return sorted(cands, key=lambda c: (not c.verified, c.score(self.weight, min(c.accept, floor))))
+        level = min((c.accept for c in cands), default=self.accept)  # the problem's noise level
+        offset, floor = noisy_ranking([c.nmse for c in cands], level, independent_rows(X, y))
+        return sorted(cands, key=lambda c: (not c.verified, c.score(self.weight, floor, offset)))
 
-    def _best_on_data(self, found: list[Candidate], y: np.ndarray) -> Candidate:
-        """The best-scoring of alternatives fitted to the same data y (n,), errors within the data's floor counting
-        equal (on noisy real data: excesses over the shared noise within its resolution, :func:`noisy_ranking`)."""
-        floor = data_floor(found)
-        rows = 0 if self._on_surrogate else independent_rows(y)
-        offset, noisy = noisy_ranking([c.nmse for c in found], floor, rows)
-        return min(found, key=lambda c: c.score(self.weight, noisy, offset))
+    def best_on_data(self, found: list[Candidate], X: np.ndarray, y: np.ndarray) -> Candidate:
+        """The best-scoring of alternatives fitted to the same data (X (n, k), y (n,)), errors within the data's
+        floor counting equal (on noisy real data: excesses over the shared noise within its resolution,
+        :func:`noisy_ranking`)."""
+        if self._on_surrogate:
+            floor = data_floor(found)
+            return min(found, key=lambda c: c.score(self.weight, floor))
+        offset, floor = noisy_ranking([c.nmse for c in found], self.accept, independent_rows(X, y))
+        return min(found, key=lambda c: c.score(self.weight, floor, offset))
 
     # ------------------------------------------------------------------------------------------------ direct forms
     def _direct(self, X: np.ndarray, y: np.ndarray, symbols: Sequence[sympy.Symbol], accept: float,
@@ -258,7 +258,7 @@ class Engine:
             polished, nmse = polish(t.sympy_inverse(inner), symbols, X, y)
             found.append(Candidate(polished, nmse, how, {"kind": kind, "transform": t.name, "statistic": statistic,
                                                          "parts": [c.tree for c in chosen]}))
-        return self._best_on_data(found, y) if found else None
+        return self.best_on_data(found, X, y) if found else None
 
     def _peeled(self, kind: str, p: int, groups: list[tuple[int, ...]], options: list[list[Candidate]],
                 X: np.ndarray, target: np.ndarray, symbols: list[sympy.Symbol]) -> list[Candidate]:
@@ -272,72 +272,15 @@ class Engine:
         if not (np.all(np.isfinite(r)) and np.var(r) > 0):
             return []
         g = groups[p]
-        out = self._direct(X[:, list(g)], r, [symbols[i] for i in g], self.accept)
+        Xg = X[:, list(g)]
+        out = self._direct(Xg, r, [symbols[i] for i in g], self.accept)
         names = {"variables": [str(symbols[i]) for i in g], "peeled": True}
-        return [replace(c, tree=c.tree | names | {"nmse": c.nmse}) for c in self._ranked(out, r)[:ALTERNATIVES]]
+        return [replace(c, tree=c.tree | names | {"nmse": c.nmse}) for c in self._ranked(out, Xg, r)[:ALTERNATIVES]]
 
     def _affine(self, X: np.ndarray, y: np.ndarray, symbols: list[sympy.Symbol], f: Surrogate, depth: int,
                 noise: float) -> list[Candidate]:
         return affine_split(self, X, y, symbols, f, depth, noise, self._test_points(X))
 
-    # ------------------------------------------------------------------------------------------------ symmetry
-    def _symmetric(self, X: np.ndarray, y: np.ndarray, symbols: list[sympy.Symbol], f: Surrogate,
-                   depth: int, noise: float) -> list[Candidate]:
-        Xs = self._test_points(X)
-        d = X.shape[1]
-        found = []
-        for i, j in itertools.combinations(range(d), 2):
-            if expired(self.deadline):
-                break
-            best = structure.symmetry(f, Xs, i, j, self.tol, log=self.decisions)[0]
-            if best.passed:
-                found.append(best)
-        out: list[Candidate] = []
-        for dec in sorted(found, key=lambda dec: dec.statistic):
-            cand = self._merge(dec, X, y, symbols, f, depth, noise)
-            if cand is not None:
-                out.append(cand)
-                if cand.nmse <= noise_level(noise, y) or expired(self.deadline):
-                    break
-        return out
-
-    def _merge(self, dec: structure.Decision, X: np.ndarray, y: np.ndarray, symbols: list[sympy.Symbol],
-               f: Surrogate, depth: int, noise: float) -> Candidate | None:
-        """Replace (x_i, x_j) by u = op(x_i, x_j) and solve the smaller problem on the real targets. The smaller
-        problem's surrogate holds x_j at its median and solves x_i from u."""
-        i, j = dec.variables
-        op = dec.test.removeprefix("symmetry_")
-        xi, xj = symbols[i], symbols[j]
-        u_expr = {"sum": xi + xj, "difference": xi - xj, "product": xi * xj, "ratio": xi / xj}[op]
-        with np.errstate(all="ignore"):
-            u = {"sum": X[:, i] + X[:, j], "difference": X[:, i] - X[:, j], "product": X[:, i] * X[:, j],
-                 "ratio": X[:, i] / X[:, j]}[op]
-        if not np.all(np.isfinite(u)):
-            return None
-        rest = [k for k in range(X.shape[1]) if k not in (i, j)]
-        Xn = np.column_stack([u, X[:, rest]])
-        u_sym = sympy.Dummy(f"u_{xi}_{xj}", real=True)
-        xj_ref = float(np.median(X[:, j]))
-        solve_i = {"sum": lambda v: v - xj_ref, "difference": lambda v: v + xj_ref, "product": lambda v: v / xj_ref,
-                   "ratio": lambda v: v * xj_ref}[op]
-
-        def fn(Z: torch.Tensor) -> torch.Tensor:
-            full = torch.empty(Z.shape[0], X.shape[1], dtype=Z.dtype, device=Z.device)
-            full[:, i] = solve_i(Z[:, 0])
-            full[:, j] = xj_ref
-            full[:, rest] = Z[:, 1:]
-            return f(full)
-
-        self.log(f"{'  ' * depth}symmetry: {xi}, {xj} enter as {u_expr}")
-        sub = self.solve(Xn, y, [u_sym, *[symbols[k] for k in rest]], fn, depth + 1, noise)
-        if not sub:
-            return None
-        found = []
-        for c in distinct(sub)[:ALTERNATIVES]:  # solved on the real targets: their errors can rank them
-            if found and expired(self.deadline):
-                break
-            polished, nmse = polish(c.expr.xreplace({u_sym: u_expr}), symbols, X, y)
-            found.append(Candidate(polished, nmse, f"symmetry {u_expr}",
-                                   {"kind": "symmetry", "combination": str(u_expr), "statistic": dec.statistic,
-                                    "part": c.tree}))
-        return self._best_on_data(found, y)
+    def _symmetric(self, X: np.ndarray, y: np.ndarray, symbols: list[sympy.Symbol], f: Surrogate, depth: int,
+                   noise: float) -> list[Candidate]:
+        return symmetric_split(self, X, y, symbols, f, depth, noise, self._test_points(X))

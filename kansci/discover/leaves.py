@@ -42,8 +42,8 @@ class LeafCandidate:
     shape: str
 
 
-REFINE_TOP = 30  # scanned trees refitted on every row
-REFINE_WORK = 30_000  # ... or as many as this many row-refits allow, on small problems
+REFINE_TOP = 45  # scanned trees refitted on every row (a law near a pole scans poorly on its coarse constants)
+REFINE_WORK = 45_000  # ... or as many as this many row-refits allow, on small problems
 
 
 def _row_nmse(V: np.ndarray, y: np.ndarray) -> np.ndarray:

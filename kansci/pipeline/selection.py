@@ -32,7 +32,6 @@ import sympy
 
 from kansci.discover.candidates import independent_rows, noisy_ranking
 from kansci.expr.evaluate import to_numpy
-from kansci.pipeline.candidates import FORMULA_NODE_WEIGHT
 from kansci.symbolic.exports import Formula
 from kansci.symbolic.formula import polish
 from kansci.symbolic.uncertainty import constant_table
@@ -160,12 +159,13 @@ def choose(candidates: list[dict[str, Any]], X: np.ndarray, y: np.ndarray, symbo
         most_accurate = min(c["nmse"] for c in candidates)
         level = max(CLEARLY_BETTER * most_accurate, noise_nmse)
         pool = [c for c in candidates if c["nmse"] <= level]
-        offset, floor = noisy_ranking([c["nmse"] for c in pool], noise_nmse, independent_rows(y))
+        offset, floor = noisy_ranking([c["nmse"] for c in pool], noise_nmse, independent_rows(X, y))
 
         def key(c: dict[str, Any]) -> float:
             if offset <= 0 or not math.isfinite(c["nmse"]):
                 return c["score"]
-            return math.log10(max(c["nmse"] - offset, floor) + 1e-15) + FORMULA_NODE_WEIGHT * c["formula"].complexity()
+            penalty = c["score"] - math.log10(c["nmse"] + 1e-15)  # the score's own complexity term
+            return math.log10(max(c["nmse"] - offset, floor) + 1e-15) + penalty
 
         best = min(pool, key=key)
         table = [{"formula": c["formula"].text, "train_nmse": c["nmse"], "score": key(c),

@@ -22,6 +22,7 @@ from kansci.budget import deadline_after, expired
 from kansci.config import Config
 from kansci.core.model import KAN, resolve_device
 from kansci.data import Dataset
+from kansci.discover.candidates import EXACT_FACTOR, NUMERIC_FLOOR
 from kansci.metrics import regression_metrics
 from kansci.pipeline.common import (
     cpu_threads_for,
@@ -33,7 +34,7 @@ from kansci.pipeline.common import (
 )
 from kansci.pipeline.direct_fit import direct_fit, unsnapped_pareto, use
 from kansci.pipeline.discovery import describe, discover
-from kansci.pipeline.selection import SMALL_TABLE, choose, estimate_noise, with_unsnapped
+from kansci.pipeline.selection import SMALL_TABLE, NoiseEstimate, choose, estimate_noise, with_unsnapped
 from kansci.pipeline.symbolic_files import write_symbolic
 from kansci.pipeline.targets import TargetsResult, symbolify_targets
 from kansci.pipeline.units_bases import search_other_bases
@@ -124,7 +125,10 @@ def _symbolify(out: Path, cfg: Config, ds: Dataset, load: Callable[[], KAN], dev
     found = discover(network, data, rows, cfg, symbols, search_deadline, log)
     phases.done("structure search")
     candidates = list(found.candidates)
-    if units is not None and units.reduction is not None and not found.verified and not expired(deadline):
+    exact = any(c["nmse"] <= EXACT_FACTOR * NUMERIC_FLOOR for c in candidates)
+    # other groups unless the first ones gave an exact law: a formula verified within the network's error can be a
+    # mimic of the law that another basis shows (velocity addition as an affine law of 1/y in c/u and v/u)
+    if units is not None and units.reduction is not None and not exact and not expired(deadline):
         other_deadline = _discovery_deadline(deadline)  # half of what is left; the edge-by-edge fit keeps the rest
         phases.start("structure search in other groups", other_deadline)
         more, searched = search_other_bases(network, data, ds, rows, units, cfg, symbols, other_deadline,
@@ -143,7 +147,12 @@ def _symbolify(out: Path, cfg: Config, ds: Dataset, load: Callable[[], KAN], dev
         fit = direct_fit(model, data, rows, cfg, library, symbols, deadline, log)
         candidates += fit.candidates
         phases.done("edge-by-edge fit")
-    noise = estimate_noise(ds.X_train, ds.y_train, found.record.get("network_val_nmse", 0.0))
+    val_nmse = found.record.get("network_val_nmse", 0.0)
+    if rows is ds:
+        noise = estimate_noise(ds.X_train, ds.y_train, val_nmse)
+    else:  # weighted rows: the network's weighted error on the weighted rows' scale (their repeats are no replicates)
+        noise = NoiseEstimate(float(np.sqrt(max(val_nmse, 0.0) * np.var(rows.y_train))), "network",
+                              "weighted validation error of the trained network (an upper bound)")
     if ds.X_train.shape[0] < SMALL_TABLE:  # few rows: cross-validation also sees each law with its constants free
         candidates = with_unsnapped(candidates, ds.X_train, ds.y_train, symbols)
     selection = choose(candidates, rows.X_train, rows.y_train, symbols, noise, found.record.get("accept_nmse", 0.0),

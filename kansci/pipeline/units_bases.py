@@ -120,6 +120,8 @@ def search_other_bases(network: KAN, data: TrainData, ds: Dataset, rows: Dataset
         found = discover(network, data, alt_rows, cfg, alt_symbols, share, log, surrogate=surrogate_in(alt, red, f))
         verified = False
         for c in found.candidates:
+            if out and expired(share):
+                break
             try:
                 expr = _in_basis(c["formula"].expr, alt, red, symbols)
             except (TypeError, ValueError, ZeroDivisionError):

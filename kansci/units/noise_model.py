@@ -14,8 +14,9 @@ first order, so ``E[(r_i − r_j)²] = 2a + b·(1/P_i² + 1/P_j²)``, a linear r
 freely at fixed π). In more than one dimension nearest neighbours are not near enough for a smooth error to
 cancel, and a fit's error can correlate with P through where P's rows lie in π; so the rows are weighted only when
 the residuals look like noise, uncorrelated between neighbours (rank correlation below three standard errors,
-3/√pairs),
-and b is positive at three standard errors. Otherwise every weight is 1.
+3/√pairs, and below 0.3),
+and b is positive at three standard errors (a heteroscedasticity-robust error: the squared differences are heavy-
+tailed). Otherwise every weight is 1.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ __all__ = ["NoiseModel", "fit_noise_model", "resample_rows", "SIGNIFICANCE", "MA
 
 SIGNIFICANCE = 3.0  # standard errors by which b must exceed 0 before the rows are weighted
 MAX_ROWS = 2000  # rows used for the nearest-neighbour pairs (a seeded subsample above that)
+MAX_RHO = 0.3  # the largest rank correlation of neighbours' residuals that still reads as noise
 
 
 @dataclass(frozen=True)
@@ -111,13 +113,18 @@ def fit_noise_model(Z: np.ndarray, residual: np.ndarray, P: np.ndarray, seed: in
         return NoiseModel(float(np.mean(r**2)), 0.0, 0.0, int(m), False)
     (an, bn), *_ = np.linalg.lstsq(A, d2, rcond=None)
     e = d2 - A @ np.array([an, bn])
-    se = math.sqrt(float(e @ e) / (m - 2) * float(np.linalg.inv(gram)[1, 1]))
+    # heteroscedasticity-robust (HC0) standard error: d2 is heavy-tailed and 1/P² gives a few pairs great leverage
+    bread = np.linalg.inv(gram)
+    meat = (A * (e**2)[:, None]).T @ A
+    se = math.sqrt(max(float((bread @ meat @ bread)[1, 1]), 0.0))
     t = float(bn) / se if se > 0 else (math.inf if bn > 0 else 0.0)
     b = max(float(bn), 0.0) / scale
     a = max(float(an), 0.0)
     rank = np.argsort(np.argsort(r)).astype(np.float64)  # Spearman: the noise's spread varies by orders of magnitude
     rho = float(np.corrcoef(rank[i], rank[j])[0, 1]) if np.ptp(r) > 0 else 1.0
-    noise_like = rho * math.sqrt(m) < SIGNIFICANCE  # neighbours' residuals uncorrelated: noise, not the fit's error
+    # neighbours' residuals uncorrelated (noise, not the fit's error): below three standard errors, and below
+    # MAX_RHO in any case (on a few pairs three standard errors allow a strong correlation)
+    noise_like = rho * math.sqrt(m) < SIGNIFICANCE and rho < MAX_RHO
     applied = bool(bn > 0 and t >= SIGNIFICANCE and noise_like and (a > 0 or b > 0))
     return NoiseModel(a, b, float(t), int(m), applied, rho)
 
