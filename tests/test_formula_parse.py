@@ -234,3 +234,10 @@ def test_did_you_mean_a_quoted_name() -> None:
     with pytest.raises(FormulaError) as info:
         parse_formula("`Temp (k)`", ["Temp (K)", "x"])
     assert "did you mean '`Temp (K)`'" in info.value.hint
+
+
+def test_a_literal_far_below_float64_parses_at_once() -> None:
+    """3.3e-17337418 (an exp coefficient in a printed formula) is read as float64's 0 instead of an exact decimal,
+    which took sympy minutes to build (the exact term would also survive the check below)."""
+    expr = parse_formula("3.328e-17337418*exp(x) + 1.5e-3*x", ["x"])
+    assert sympy.simplify(expr - sympy.Float("0.0015") * sympy.Symbol("x")) == 0

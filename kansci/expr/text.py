@@ -164,8 +164,11 @@ class _Builder:
         literal = self.code[node.col_offset:node.end_col_offset].replace("_", "")
         if value != value or value in (float("inf"), float("-inf")):
             raise self.fail_at(node, f"number {literal} is not finite", "use a number within float64 range")
-        # float64: the literal's nearest float64, subnormals included (Python's float() rounds it once, correctly)
-        return sympy.Float(float(literal)) if self.float64 else sympy.Float(literal)
+        # float64: the literal's nearest float64, subnormals included (Python's float() rounds it once, correctly).
+        # A literal far below float64's range (3.3e-17337418, from an exp coefficient) is read as its float64 value
+        # too: an exact decimal of that size takes sympy minutes to build.
+        tiny = value == 0.0 and any(ch in "123456789" for ch in literal.lower().split("e")[0])
+        return sympy.Float(float(literal)) if self.float64 or tiny else sympy.Float(literal)
 
     def name(self, node: ast.Name) -> sympy.Expr:
         name = node.id
