@@ -125,16 +125,16 @@ def _symbolify(out: Path, cfg: Config, ds: Dataset, load: Callable[[], KAN], dev
     found = discover(network, data, rows, cfg, symbols, search_deadline, log)
     phases.done("structure search")
     candidates = list(found.candidates)
+    accept = found.record.get("accept_nmse", 0.0)
     exact = any(c["nmse"] <= EXACT_FACTOR * NUMERIC_FLOOR for c in candidates)
     # other groups unless the first ones gave an exact law: a formula verified within the network's error can be a
     # mimic of the law that another basis shows (velocity addition as an affine law of 1/y in c/u and v/u)
     if units is not None and units.reduction is not None and not exact and not expired(deadline):
         other_deadline = _discovery_deadline(deadline)  # half of what is left; the edge-by-edge fit keeps the rest
         phases.start("structure search in other groups", other_deadline)
-        more, searched = search_other_bases(network, data, ds, rows, units, cfg, symbols, other_deadline,
-                                            found.record.get("accept_nmse", 0.0), log)
+        more, searched = search_other_bases(network, data, ds, rows, units, cfg, symbols, other_deadline, accept, log)
         candidates += more
-        found.verified = any(c["nmse"] <= found.record.get("accept_nmse", 0.0) for c in more) or found.verified
+        found.verified = any(c["nmse"] <= accept for c in more) or found.verified
         found.record["other_groups"] = searched
         phases.done("structure search in other groups")
     fit = None
@@ -155,8 +155,8 @@ def _symbolify(out: Path, cfg: Config, ds: Dataset, load: Callable[[], KAN], dev
                               "weighted validation error of the trained network (an upper bound)")
     if ds.X_train.shape[0] < SMALL_TABLE:  # few rows: cross-validation also sees each law with its constants free
         candidates = with_unsnapped(candidates, ds.X_train, ds.y_train, symbols)
-    selection = choose(candidates, rows.X_train, rows.y_train, symbols, noise, found.record.get("accept_nmse", 0.0),
-                       seed=cfg.seed, prefer=units.consistent if units is not None else None)
+    selection = choose(candidates, rows.X_train, rows.y_train, symbols, noise, accept, seed=cfg.seed,
+                       prefer=units.consistent if units is not None else None)
     best = selection.best
     log(f"formula found by: {best['how']}")
     log(f"selection: {selection.rule}")
