@@ -131,20 +131,17 @@ def _solve_affine(engine: Any, X: np.ndarray, y: np.ndarray, t: TargetTransform,
     ref = np.median(X, axis=0)
     along = restricted(f, d, [i], ref)  # f along x_i, the other variables at their medians
     h_cands = distinct(engine.solve_surrogate(X[:, [i]], along, [symbols[i]], depth, noise))[:ALTERNATIVES]
-    fits: dict[int, VaryingFit] = {}
+    tried: list[tuple[Candidate, VaryingFit | None]] = [(hc, None) for hc in h_cands]
     if len(rest) == 1 and engine.on_data:  # the data themselves can test a + b·h and give a and b (affine_data)
-        for k, hc in enumerate(h_cands):
-            fit = varying_fit(X[:, rest[0]], to_numpy(_h_of(hc.expr), [symbols[i]])(X[:, [i]]), target)
-            if fit is not None:
-                fits[k] = fit
-        if not fits or min(fit.nmse for fit in fits.values()) > max(engine.accept, noise_level(noise, target)):
+        fitted = [(hc, varying_fit(X[:, rest[0]], to_numpy(_h_of(hc.expr), [symbols[i]])(X[:, [i]]), target))
+                  for hc in h_cands]
+        tried = sorted(((hc, fit) for hc, fit in fitted if fit is not None), key=lambda p: p[1].nmse)  # best first
+        if not tried or tried[0][1].nmse > max(engine.accept, noise_level(noise, target)):
             engine.log(f"{'  ' * depth}  the data are not a(r) + b(r)·h({symbols[i]}) for any h found")
             return None
-        order = sorted(fits, key=lambda k: fits[k].nmse)  # the h whose a + b·h fits the data best first
-        h_cands, fits = [h_cands[k] for k in order], {n: fits[k] for n, k in enumerate(order)}
     s0, s1 = np.quantile(X[:, i], [0.1, 0.9])
     found: list[Candidate] = []
-    for k, hc in enumerate(h_cands):
+    for hc, fit in tried:
         if found and (expired(engine.deadline) or min(c.nmse for c in found) <= engine.accept):
             break
         h_expr = _h_of(hc.expr)
@@ -171,7 +168,7 @@ def _solve_affine(engine: Any, X: np.ndarray, y: np.ndarray, t: TargetTransform,
             return f0(Z) - b_fn(Z) * h0
 
         Z, syms = X[:, rest], [symbols[k] for k in rest]
-        on_data = coefficients_on_data(engine, fits[k], syms, depth) if k in fits else ([], [])
+        on_data = coefficients_on_data(engine, fit, syms, depth) if fit is not None else ([], [])
         bs = on_data[1] + distinct(engine.solve_surrogate(Z, b_fn, syms, depth, noise))[:ALTERNATIVES]
         as_ = on_data[0] + distinct(engine.solve_surrogate(Z, a_fn, syms, depth, noise))[:ALTERNATIVES] if bs else []
         if not (bs and as_):

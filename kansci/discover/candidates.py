@@ -113,7 +113,11 @@ def data_floor(cands: Sequence[Candidate]) -> float:
     than the surrogate's noise, so the surrogate's noise level must not hide that difference (an exact law against
     a mimic that fits only as well as the surrogate)."""
     best = min((c.nmse for c in cands if math.isfinite(c.nmse)), default=math.inf)
-    return max(TIE_FACTOR * best, NUMERIC_FLOOR) if math.isfinite(best) else 0.0
+    return _tie_floor(best) if math.isfinite(best) else 0.0
+
+
+def _tie_floor(best: float) -> float:
+    return max(TIE_FACTOR * best, NUMERIC_FLOOR)
 
 
 def noisy_ranking(nmses: Sequence[float], floor: float, rows: int) -> tuple[float, float]:
@@ -132,7 +136,7 @@ def noisy_ranking(nmses: Sequence[float], floor: float, rows: int) -> tuple[floa
         return 0.0, floor
     best = min(finite)
     if floor <= 0 or TIE_FACTOR * best < floor:  # exact (or no noise known): down to the data's own floor
-        return 0.0, max(TIE_FACTOR * best, NUMERIC_FLOOR)
+        return 0.0, _tie_floor(best)
     return best, max(RESOLUTION * best / rows, NUMERIC_FLOOR)
 
 
