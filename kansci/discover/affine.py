@@ -26,6 +26,7 @@ Test and split also run on the transforms of y that the separability tests use (
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -33,11 +34,12 @@ import sympy
 import torch
 
 from kansci.budget import expired
-from kansci.discover.affine_data import VaryingFit, coefficients_on_data, varying_fit
+from kansci.discover.affine_data import VaryingFit, coefficients_on_data, h_on_data, rank_one_fit, varying_fit
 from kansci.discover.candidates import (
     ALTERNATIVES,
     Candidate,
     combine,
+    data_floor,
     distinct,
     noise_level,
     transformed_surrogates,
@@ -121,6 +123,23 @@ def _h_of(expr: sympy.Expr) -> sympy.Expr:
     return rest_h if rest_h != 0 and offset.is_Number else expr
 
 
+def _h_from_data(engine: Any, r: np.ndarray, x: np.ndarray, target: np.ndarray, h_cands: list[Candidate],
+                 sym: sympy.Symbol, depth: int) -> list[Candidate]:
+    """Candidates for h read off the data by the rank-one fit a(r) + b(r)·h(x) (r, x, target (n,)), started from x
+    itself and from the surrogate's best h; [] when neither start fits the data within the engine's accept level."""
+    starts: list[np.ndarray | None] = [None]
+    if h_cands:
+        with np.errstate(all="ignore"):
+            starts.append(to_numpy(h_cands[0].expr, [sym])(x[:, None]))
+    fits = [fit for s in starts if (fit := rank_one_fit(r, x, target, s)) is not None]
+    if not fits:
+        return []
+    best = min(fits, key=lambda fit: fit.nmse)
+    if best.nmse > engine.accept:
+        return []
+    return h_on_data(engine, best, sym, depth)
+
+
 def _solve_affine(engine: Any, X: np.ndarray, y: np.ndarray, t: TargetTransform, symbols: list[sympy.Symbol],
                   f: Surrogate, depth: int, noise: float, i: int, statistic: float) -> Candidate | None:
     """t(y) = a + b·h(x_i) with f the surrogate of t(y): h, then b and a on the surrogate; assembled, mapped back
@@ -132,10 +151,14 @@ def _solve_affine(engine: Any, X: np.ndarray, y: np.ndarray, t: TargetTransform,
     along = restricted(f, d, [i], ref)  # f along x_i, the other variables at their medians
     h_cands = distinct(engine.solve_surrogate(X[:, [i]], along, [symbols[i]], depth, noise))[:ALTERNATIVES]
     tried: list[tuple[Candidate, VaryingFit | None]] = [(hc, None) for hc in h_cands]
-    if len(rest) == 1 and engine.on_data:  # the data themselves can test a + b·h and give a and b (affine_data)
+    if len(rest) == 1 and engine.on_data:  # the data themselves can test a + b·h and give h, a and b (affine_data)
+        h_cands = _h_from_data(engine, X[:, rest[0]], X[:, i], target, h_cands, symbols[i], depth) + h_cands
         fitted = [(hc, varying_fit(X[:, rest[0]], to_numpy(_h_of(hc.expr), [symbols[i]])(X[:, [i]]), target))
-                  for hc in h_cands]
-        tried = sorted(((hc, fit) for hc, fit in fitted if fit is not None), key=lambda p: p[1].nmse)  # best first
+                  for hc in distinct(h_cands)]
+        fitted = [(hc, fit) for hc, fit in fitted if fit is not None]
+        # best first; fits within the data's floor tie (an exact h and its mimic asin(ε·x)/ε differ by rounding)
+        floor = data_floor([replace(hc, nmse=fit.nmse) for hc, fit in fitted])
+        tried = sorted(fitted, key=lambda p: (max(p[1].nmse, floor), p[0].complexity))
         if not tried or tried[0][1].nmse > max(engine.accept, noise_level(noise, target)):
             engine.log(f"{'  ' * depth}  the data are not a(r) + b(r)·h({symbols[i]}) for any h found")
             return None
