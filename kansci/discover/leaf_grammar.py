@@ -58,6 +58,10 @@ _TRANS = ("exp", "log", "sin", "cos", "tanh", "atan")
 # Magnitudes of inner scales, about 1.4x apart: close enough that the best grid point of a one-constant tree lies in
 # its refinement's basin (a 2x grid left exp(k·x) at NMSE ~1e-2 and outside the refined shortlist).
 _SCALES = (0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0, 5.6, 8.0)
+# Exponentials also decay (or grow) over many e-folds within the data: a Boltzmann factor e^(−mgx/kT) over a range of
+# mgx/kT from 0.1 to 56 is 56 e-folds, where the largest of the scales above, 8/max|z|, leaves exp(k·z) far from its
+# basin and a tanh mimic wins.
+_STEEP = (11.0, 16.0, 22.0, 32.0, 45.0, 64.0)
 # Grid values in relative units (see Eval.const): scales in units of 1/max|z|, weights in units of the ratio of
 # the two terms' magnitudes.
 # Shifts are placed by where they put the zero of the shifted node: at position p of its data range [lo, hi], i.e.
@@ -67,7 +71,7 @@ _SCALES = (0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0, 5.6, 8.0)
 GRIDS = {"shift": (-10.0, -3.0, -1.0, -0.3, -0.1, -0.03, -0.01, 0.5, 1.01, 1.03, 1.1, 1.3, 2.0, 4.0, 11.0),
           "negshift": (-0.3, 1.01, 1.03, 1.1, 1.3, 2.0, 4.0, 11.0),
           "weight": (-10, -3, -1, -0.3, -0.1, 0.1, 0.3, 1, 3, 10),
-          "scale_exp": _SCALES + tuple(-v for v in _SCALES),
+          "scale_exp": _SCALES + _STEEP + tuple(-v for v in _SCALES + _STEEP),
           "scale_osc": (0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10, 13, 16, 20),  # up to ~3 periods over the data
           "scale_sat": _SCALES, "phase": (0.0, math.pi / 4, math.pi / 2, 3 * math.pi / 4),
           "offset": (-2.0, -1.0, 0.0, 1.0, 2.0)}
