@@ -173,6 +173,24 @@ def split_statistic(groups: list[tuple[int, ...]], decisions: list[structure.Dec
     return max(across, default=0.0)
 
 
+def merged(groups: list[tuple[int, ...]], decisions: list[structure.Decision]) -> list[tuple[int, ...]] | None:
+    """``groups`` (at least three) with the two joined whose separation was least certain: the largest ratio of a
+    swap statistic to its threshold among the pairs across them. The swap tests pass within the surrogate's noise, so
+    a loose network can split a part the data do not split (1 + α·π₂ passes as a product of α and π₂); the next
+    coarser split is then the likeliest true one. None for fewer than three groups."""
+    if len(groups) < 3:
+        return None
+    where = {i: k for k, g in enumerate(groups) for i in g}
+    across = [(d.statistic / d.threshold, where[d.variables[0]], where[d.variables[1]]) for d in decisions
+              if len(d.variables) == 2 and d.threshold > 0 and all(v in where for v in d.variables)
+              and where[d.variables[0]] != where[d.variables[1]]]
+    if not across:
+        return None
+    _, a, b = max(across)
+    joined = tuple(sorted(groups[a] + groups[b]))
+    return sorted([g for k, g in enumerate(groups) if k not in (a, b)] + [joined])
+
+
 @torch.no_grad()
 def transformed_noise(t: Callable[[torch.Tensor], torch.Tensor], f: Surrogate, X: torch.Tensor,
                        noise: float) -> float:

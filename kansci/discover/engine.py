@@ -44,6 +44,7 @@ from kansci.discover.candidates import (
     distinct,
     done,
     independent_rows,
+    merged,
     noise_level,
     noisy_ranking,
     reference,
@@ -222,6 +223,17 @@ class Engine:
                     out.append(cand)
                     if cand.nmse <= noise_level(base_noise, y):
                         return out
+                explained = cand is not None and cand.nmse <= max(self.accept, noise_level(base_noise, y))
+                coarser = None if explained else merged(gs, pair_decs)
+                if coarser is not None and not expired(self.deadline):  # the data refuted the finest split
+                    self.log(f"{'  ' * depth}{kind} of {[[str(symbols[i]) for i in g] for g in coarser]}"
+                             + (f" under {t.name}" if t.name != "y" else "") + " (least certain pair merged)")
+                    cand = self._split(kind, coarser, t, ft, X, y, symbols, depth,
+                                       split_statistic(coarser, pair_decs), noise)
+                    if cand is not None:
+                        out.append(cand)
+                        if cand.nmse <= noise_level(base_noise, y):
+                            return out
         return out
 
     def _split(self, kind: str, groups: list[tuple[int, ...]], t: TargetTransform, ft: Surrogate, X: np.ndarray,
@@ -284,3 +296,4 @@ class Engine:
     def _symmetric(self, X: np.ndarray, y: np.ndarray, symbols: list[sympy.Symbol], f: Surrogate, depth: int,
                    noise: float) -> list[Candidate]:
         return symmetric_split(self, X, y, symbols, f, depth, noise, self._test_points(X))
+
