@@ -33,6 +33,8 @@ from kansci.errors import ConfigError, DataError, RunDirError
 from kansci.rundir.lock import folder_lock
 
 SETTINGS_FILE = "bench.json"
+TRAIN_SHARE = 0.4  # of a task's budget, at most, for training
+SYMBOLIFY_SHARE = 0.35  # of a task's budget, at least, for symbolify (it also gets what training leaves unused)
 
 
 @dataclass(frozen=True)
@@ -160,9 +162,11 @@ def run_task(task: BenchTask, mark: Mark = _no_mark) -> dict[str, Any]:
     torch.set_num_threads(1)
     data = task_data(task.lookup(), task.seed, task.n_train, task.n_test, task.noise)
     # The default pipeline with soft time limits inside the hard budget, so a slow task still returns its best
-    # formula instead of being killed: training gets 40% of the budget, symbolify 35%, and a quarter is left for
-    # work that cannot stop at once (a training step, a sympy call, writing the run) and for scoring.
-    limits = {"train.time_limit_s": 0.4 * task.budget_s, "symbolic.time_limit_s": 0.35 * task.budget_s}
+    # formula instead of being killed: training gets at most 40% of the budget, symbolify at least 35% (and what
+    # training left of 75%), and a quarter is left for work that cannot stop at once (a training step, a sympy call,
+    # writing the run) and for scoring.
+    limits = {"train.time_limit_s": TRAIN_SHARE * task.budget_s,
+              "symbolic.time_limit_s": SYMBOLIFY_SHARE * task.budget_s}
     if task.units:
         limits["data.units_file"] = str(_units_file(task, data))
     cfg = load_config(None, flags={"output.dir": str(Path(task.out_dir)), "output.name": f"{task.eq_id}-s{task.seed}",
@@ -171,6 +175,8 @@ def run_task(task: BenchTask, mark: Mark = _no_mark) -> dict[str, Any]:
     fit = fit_run(cfg, dataset=data.dataset)
     fit_r2 = float(fit.metrics["test_r2"])
     mark("fit", {"fit_test_r2": fit_r2, "run_dir": str(fit.run)})
+    cfg.symbolic.time_limit_s = max(SYMBOLIFY_SHARE * task.budget_s,
+                                    (TRAIN_SHARE + SYMBOLIFY_SHARE) * task.budget_s - (time.perf_counter() - t0))
     sym = symbolify_run(fit.run, cfg)
     wall = time.perf_counter() - t0
     removed = [str(r["input"]) for r in (sym.prune.removed_inputs if sym.prune else [])]
