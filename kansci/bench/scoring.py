@@ -8,6 +8,9 @@ Three verdicts per formula:
   The benchmark additionally requires test R² > 0.5, as SRBench does (see :func:`score_formula`). A second
   difference: when the difference holds hyperbolic functions, it is also simplified after rewriting them as
   exponentials, since sympy's ``simplify`` alone does not see identities such as 1/(2·tanh(x/2)) − 1/2 = 1/(e^x − 1).
+  A third: when neither rule holds and a side holds a root, ``truth² − found²`` simplifying to 0 also counts, provided
+  both sides have the same sign at every test point (``strict_how`` = ``"squares"``). Then found = truth wherever
+  they are evaluated: sympy cannot equate √((c + v)/(c − v)) with (1 + v/c)/√(1 − v²/c²), which needs c > v.
 * **robust**: on random points of the sampling box, ``found - truth`` or ``found - r*truth`` (``r`` = median ratio)
   varies by less than ``1e-6`` times the spread (std) of the truth. No rounding, so constants such as 8.854e-12 are
   judged right; the tolerance is relative to the truth's own variation, so a nearly constant truth cannot be matched
@@ -109,6 +112,22 @@ def symbolic_match(truth: sympy.Expr, found: sympy.Expr, *, positive: Collection
     return False, "no"
 
 
+def squares_match(truth: sympy.Expr, found: sympy.Expr, *, positive: Collection[str] = (),
+                  timeout_s: float = 20.0) -> bool:
+    """Whether ``truth² − found²`` simplifies to 0 (found's floats rounded as in :func:`symbolic_match`), for
+    formulas with a root in them (elsewhere the rules of :func:`symbolic_match` suffice). Equal squares give equal
+    formulas only where the signs agree: the caller checks that on its points."""
+    truth, found = plain(truth, positive), round_constants(plain(found, positive))
+    if not any(isinstance(p, sympy.Pow) and not p.exp.is_integer for p in (truth - found).atoms(sympy.Pow)):
+        return False
+    try:
+        with time_limit(timeout_s):
+            diff = sympy.simplify(sympy.expand(truth**2 - found**2), ratio=1)
+            return bool(diff == 0 or sympy.simplify(sympy.together(diff)) == 0)
+    except (TimeoutError, RecursionError):
+        return False
+
+
 def evaluate(expr: sympy.Expr, names: Sequence[str], X: np.ndarray) -> np.ndarray:
     """``expr`` (any symbols, matched to ``names`` by name) evaluated on ``X`` (n, d) -> (n,) float64 by
     :func:`kansci.expr.evaluate.to_numpy`; invalid operations give NaN/inf without warnings, and an expression that
@@ -178,10 +197,14 @@ def score_formula(truth: sympy.Expr, found: sympy.Expr, names: Sequence[str], bo
     robust_spread, accuracy, complexity (sympy node count of ``found``), truth_complexity, same_shape (only
     computed when neither strict nor robust), missing_inputs (truth variables absent from ``found``). The sympy
     checks are skipped when R² <= 0.5, since no symbolic solution can pass then."""
-    r2 = r2_score(np.asarray(y_test, dtype=np.float64), evaluate(found, names, X_test))
+    predicted = evaluate(found, names, X_test)
+    r2 = r2_score(np.asarray(y_test, dtype=np.float64), predicted)
     if r2 > R2_SYMBOLIC:
         positive = {name for name, (low, _) in zip(names, box) if low > 0}
         matched, how = symbolic_match(truth, found, positive=positive, timeout_s=timeout_s)
+        if not matched and how == "no" and np.all(np.sign(predicted) == np.sign(np.asarray(y_test))) \
+                and squares_match(truth, found, positive=positive, timeout_s=timeout_s):
+            matched, how = True, "squares"
     else:  # strict needs R² > 0.5 anyway: spare sympy the work
         matched, how = False, "skipped (R² <= 0.5)"
     robust, spread = numeric_match(truth, found, names, box, seed=seed)
