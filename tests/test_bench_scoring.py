@@ -17,6 +17,7 @@ from kansci.bench.scoring import (
     same_shape,
     score_formula,
     skeleton,
+    squares_match,
     symbolic_match,
 )
 from kansci.data.feynman import feynman_equation
@@ -217,3 +218,24 @@ def test_positive_variables_let_roots_of_products_match():
     X = np.random.default_rng(0).uniform(1, 5, size=(200, 3))
     y = np.sqrt(X[:, 0] * X[:, 1] / X[:, 2])
     assert score_formula(truth, found, ["a", "b", "c"], [(1, 5)] * 3, X, y)["strict"] is True
+
+
+def test_equal_squares_with_equal_signs_match_as_squares():
+    """The relativistic Doppler factor in two forms whose equality needs c > v: sympy's rules cannot equate them;
+    equal squares and equal signs at every test point do. A root of the wrong sign, or a wrong root, does not."""
+    c, v, w0 = sympy.symbols("c v omega_0")
+    truth = w0 * (1 + v / c) / sympy.sqrt(1 - v**2 / c**2)
+    found = w0 * sympy.sqrt(c / v + 1) * sympy.sqrt(1 / (c / v - 1))
+    names, box = ["c", "v", "omega_0"], [(3.0, 10.0), (1.0, 2.0), (1.0, 5.0)]
+    X = np.random.default_rng(0).uniform([b[0] for b in box], [b[1] for b in box], size=(300, 3))
+    y = X[:, 2] * np.sqrt((X[:, 0] + X[:, 1]) / (X[:, 0] - X[:, 1]))  # an independent numpy reference
+    assert symbolic_match(truth, found, positive=set(names)) == (False, "no")
+    assert squares_match(truth, found, positive=set(names))
+    scores = score_formula(truth, found, names, box, X, y)
+    assert scores["strict"] and scores["strict_how"] == "squares"
+    # |v − 1| has the square of v − 1 but the opposite sign below v = 1, where a few test points lie
+    vv = np.random.default_rng(1).uniform(0.5, 10.0, size=(300, 1))
+    absolute = score_formula(v - 1, sympy.sqrt((v - 1) ** 2), ["v"], [(0.5, 10.0)], vv, vv[:, 0] - 1)
+    assert absolute["formula_test_r2"] > 0.5 and not absolute["strict"]
+    assert not squares_match(truth, w0 * sympy.sqrt((c + 2 * v) / (c - v)), positive=set(names))
+    assert not squares_match(v + c, v + c + 1)  # no root: the squares rule does not apply

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
-from kansci.discover.affine_data import coefficients_on_data, varying_fit
+from kansci.discover.affine_data import coefficients_on_data, h_on_data, rank_one_fit, varying_fit
 from kansci.discover.engine import Engine
 
 
@@ -52,3 +52,39 @@ def test_a_and_b_are_solved_as_values_read_off_the_data() -> None:
     np.testing.assert_allclose(a, np.cos(grid), atol=1e-6)  # cos x
     np.testing.assert_allclose(b, np.cos(grid) ** 2, atol=1e-6)  # (1 + cos 2x)/2
     assert all(c.how.endswith("(on the data)") for c in a_cands + b_cands)
+
+
+def test_the_rank_one_fit_reads_h_off_the_data_from_a_poor_start() -> None:
+    rng = np.random.default_rng(3)
+    r, x = rng.uniform(0.2, 5.0, 1500), rng.uniform(-4.0, 4.0, 1500)
+    y = 1 + r**2 - 2 * r * np.cos(x)  # a squared distance: a = 1 + r², b = −2r, h = cos x
+    fit = rank_one_fit(r, x, y)  # started from h = x, which is not cos x
+    assert fit is not None and fit.nmse < 1e-20
+    grid, h = fit.on_grid()
+    assert grid[0] == x.min() and grid[-1] == x.max()
+    A = np.column_stack([np.cos(grid), np.ones_like(grid)])  # h is cos x up to an affine map
+    coef = np.linalg.lstsq(A, h, rcond=None)[0]
+    np.testing.assert_allclose(A @ coef, h, atol=1e-9 * np.ptp(h))
+
+
+def test_the_rank_one_fit_refutes_a_law_with_no_affine_form() -> None:
+    r, s = _rows()
+    fit = rank_one_fit(r, s, np.cos(r * s))  # cos(r·s) has no a(r) + b(r)·h(s) form
+    assert fit is not None and fit.nmse > 1e-3
+    assert rank_one_fit(r, np.full(r.size, 2.0), r) is None  # x does not vary
+
+
+def test_h_is_solved_as_values_read_off_the_data() -> None:
+    rng = np.random.default_rng(4)
+    r, x = rng.uniform(0.05, 0.65, 1200), rng.uniform(0.4, 7.5, 1200)
+    y = (1 - r * x) / np.sqrt(1 - r**2)  # a Lorentz transformation in its groups: affine in x
+    fit = rank_one_fit(r, x, y, np.sin(x) * 0.1 + x)
+    assert fit is not None and fit.nmse < 1e-20
+    engine = Engine(tol=0.07, accept=1e-9, deadline=None)
+    sym = sympy.Symbol("x")
+    cands = h_on_data(engine, fit, sym, 0)
+    assert cands and cands[0].how.endswith("(on the data)")
+    grid = np.linspace(0.5, 7.4, 40)
+    h = sympy.lambdify(sym, cands[0].expr, "numpy")(grid)
+    slope, offset = np.polyfit(grid, h, 1)  # h is x up to an affine map
+    np.testing.assert_allclose(slope * grid + offset, h, atol=1e-8 * np.ptp(h))

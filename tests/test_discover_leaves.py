@@ -25,6 +25,7 @@ LAWS = {
     "x^3/(exp(x)-1)": (x ** 3 / (sympy.exp(x) - 1), [x], (0.5, 6.0)),           # Planck's spectrum
     "x/(exp(7x/10)-1)": (x / (sympy.exp(sympy.Rational(7, 10) * x) - 1), [x], (1.0, 5.0)),
     "x/sqrt(1-x^2)": (x / sympy.sqrt(1 - x ** 2), [x], (0.1, 0.8)),                # relativistic momentum
+    "exp(-3x/5), 40 e-folds": (sympy.exp(-sympy.Rational(3, 5) * x), [x], (0.5, 70.0)),  # a broad Boltzmann factor
 }
 
 

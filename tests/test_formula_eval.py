@@ -216,6 +216,22 @@ def _exp_fit(y_noise: float) -> tuple[np.ndarray, torch.Tensor, float, object]:
     return ys, theta, loss, ref
 
 
+def test_jacobian_matches_torch_reference_with_unused_and_piecewise_constants() -> None:
+    """The batched reverse-mode Jacobian against torch.autograd.functional.jacobian, with a constant that does not
+    reach the residuals (a zero column) and a piecewise op."""
+    x = torch.linspace(0.1, 3.0, 40, dtype=torch.float64)
+
+    def residual(t: torch.Tensor) -> torch.Tensor:
+        return t[0] * torch.sin(t[1] * x) + torch.abs(t[2] - x) * torch.exp(-t[3] * x) + 0.0 * t[4]
+
+    theta = torch.tensor([1.3, 0.7, 1.5, 0.4, 2.0], dtype=torch.float64)
+    got = jacobian(residual, theta)
+    want = torch.autograd.functional.jacobian(residual, theta)
+    assert got.shape == (40, 5)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-14)
+    assert torch.all(got[:, 4] == 0)
+
+
 def test_lm_reaches_the_least_squares_optimum() -> None:
     _, theta, loss, ref = _exp_fit(0.0)
     np.testing.assert_allclose(theta.numpy(), [2.5, -1.3], rtol=1e-12)

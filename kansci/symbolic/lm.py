@@ -107,6 +107,16 @@ def _jacobian_by_double_backward(fn: Residual, c: torch.Tensor) -> torch.Tensor:
     r = fn(cc)  # (n,)
     u = torch.zeros_like(r, requires_grad=True)
     (g,) = torch.autograd.grad(r, cc, grad_outputs=u, create_graph=True, allow_unused=True, materialize_grads=True)
+    if not g.requires_grad:  # no constant reaches the residuals
+        return torch.zeros(r.shape[0], len(c), dtype=r.dtype)
+    try:  # all p columns in one batched backward pass (vmap over the p unit vectors)
+        eye = torch.eye(len(c), dtype=g.dtype)
+        (rows,) = torch.autograd.grad(g, u, grad_outputs=eye, retain_graph=True, allow_unused=True,
+                                      is_grads_batched=True)
+        if rows is not None:
+            return rows.detach().T
+    except (RuntimeError, NotImplementedError):  # an op without a batching rule: one pass per column below
+        pass
     cols = []
     for k in range(len(c)):
         col = torch.autograd.grad(g[k], u, retain_graph=True, allow_unused=True)[0] if g[k].requires_grad else None
