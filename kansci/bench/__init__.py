@@ -9,7 +9,7 @@ from typing import Any
 
 _EXPORTS = {
     "BenchSummary": "feynman", "BenchTask": "feynman", "run_feynman_bench": "feynman", "run_task": "feynman",
-    "select_equations": "feynman", "task_data": "feynman",
+    "select_equations": "equations", "task_data": "feynman",
     "classify": "scoring", "numeric_match": "scoring", "score_formula": "scoring", "symbolic_match": "scoring",
     "Limits": "executor", "supervise": "executor", "make_executor": "executor",
 }

@@ -26,9 +26,10 @@ import sympy
 
 from kansci.atomic import write_text
 from kansci.bench import report, scoring
+from kansci.bench.equations import select_equations
 from kansci.bench.executor import Limits, Mark, make_executor, supervise
 from kansci.data import Dataset, fit_normalization
-from kansci.data.feynman import FeynmanEquation, feynman_dataset, feynman_equation, feynman_table, load_equations
+from kansci.data.feynman import FeynmanEquation, feynman_dataset, feynman_equation, load_equations
 from kansci.errors import ConfigError, DataError, RunDirError
 from kansci.rundir.lock import folder_lock
 
@@ -85,37 +86,6 @@ class BenchSummary:
 
 def _no_mark(event: str, data: dict) -> None:
     pass
-
-
-def select_equations(ids: Sequence[str] | None = None, srbench: bool = False, limit: int | None = None,
-                     table: Sequence[FeynmanEquation] | None = None) -> list[FeynmanEquation]:
-    """Equations in table order: the given ``ids`` (ids or PMLB names; DataError for unknown ones), else all 100,
-    or with ``srbench`` the 97 SRBench-scored ones; then the first ``limit``. ``table`` replaces the bundled one."""
-    if table is None:
-        table = feynman_table()
-        find = feynman_equation
-    else:
-        find = functools.partial(_find, table)
-    if ids:
-        chosen = {find(i).id for i in ids}
-        eqs = [eq for eq in table if eq.id in chosen]
-    else:
-        eqs = list(table)
-    if srbench:
-        eqs = [eq for eq in eqs if eq.in_srbench]
-    if limit is not None:
-        if limit < 1:
-            raise ConfigError(f"--limit must be at least 1, got {limit}", "pass e.g. --limit 5")
-        eqs = eqs[:limit]
-    return eqs
-
-
-def _find(table: Sequence[FeynmanEquation], eq_id: str) -> FeynmanEquation:
-    for eq in table:
-        if eq_id in (eq.id, eq.pmlb_dataset or eq.id):
-            return eq
-    shown = ", ".join(eq.id for eq in table[:5]) + (", ..." if len(table) > 5 else "")
-    raise DataError(f"--ids: no equation {eq_id!r} in the table", f"the table's ids are {shown}")
 
 
 def task_seeds(eq_id: str, seed: int) -> tuple[int, int]:
