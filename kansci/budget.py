@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["deadline_after", "expired", "remaining", "time_limit"]
+__all__ = ["deadline_after", "expired", "remaining", "time_limit", "with_grace"]
 
 
 def deadline_after(seconds: float | None) -> float | None:
@@ -29,6 +29,12 @@ def expired(deadline: float | None) -> bool:
 def remaining(deadline: float | None) -> float:
     """Seconds left before ``deadline`` (0 once passed); ``inf`` for ``None``."""
     return float("inf") if deadline is None else max(0.0, deadline - time.perf_counter())
+
+
+def with_grace(deadline: float | None, seconds: float = 1.0) -> float | None:
+    """``deadline``, or ``seconds`` from now if that is later: for the one unit of work that must run even past
+    the deadline (the first candidate of a search), so that it is finished to a usable state, but briefly."""
+    return None if deadline is None else max(deadline, time.perf_counter() + seconds)
 
 
 @contextmanager

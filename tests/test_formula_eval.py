@@ -309,9 +309,9 @@ def test_symbolify_honours_finetune_steps(tiny_run, monkeypatch: pytest.MonkeyPa
         seen: dict[str, list[int]] = {"edges": [], "formula": []}
 
         def spy(where: str):
-            def finetune(model, x_, y_, n):
+            def finetune(model, x_, y_, n, deadline=None):
                 seen[where].append(n)
-                return real(model, x_, y_, n)
+                return real(model, x_, y_, n, deadline)
             return finetune
 
         monkeypatch.setattr(select, "finetune_symbolic", spy("edges"))  # inside symbolize_edges

@@ -1,8 +1,11 @@
 """End-to-end fine-tune of symbolic edges (Levenberg-Marquardt) and the Jacobian used by formula polishing."""
+import time
+
 import pytest
 import sympy
 import torch
 
+from kansci.budget import with_grace
 from kansci.core.model import KAN
 from kansci.expr.evaluate import to_torch
 from kansci.symbolic.lm import jacobian
@@ -68,6 +71,18 @@ def test_finetune_never_raises_the_loss_and_zero_steps_change_nothing():
     assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
     after = finetune_symbolic(model, x, y, 50)
     assert after <= before and all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_finetune_starts_no_step_past_its_deadline_and_the_grace_gives_the_first_one_time():
+    x, y = data()
+    model = product_net({k: [v[0] * 1.05, v[1] + 0.05, v[2] * 0.95, v[3] - 0.05] for k, v in TRUE.items()})
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    passed = time.perf_counter() - 1.0
+    finetune_symbolic(model, x, y, 200, passed)
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())  # nothing started
+    graced = with_grace(passed, 30.0)
+    assert graced is not None and graced > time.perf_counter() + 20.0 and with_grace(None) is None
+    assert finetune_symbolic(model, x, y, 200, graced) < 1e-24  # the grace lets it finish
 
 
 def test_finetune_refuses_a_model_with_numeric_edges():

@@ -18,7 +18,7 @@ from typing import Any
 import sympy
 import torch
 
-from kansci.budget import expired
+from kansci.budget import expired, with_grace
 from kansci.config import Config
 from kansci.core.model import KAN
 from kansci.data import Dataset
@@ -132,7 +132,7 @@ def direct_fit(model: KAN, data: TrainData, ds: Dataset, cfg: Config, library: d
             log("symbolic.time_limit_s reached: no further candidate formulas")
             break
         apply_assignment(model, f, library)
-        finetune_symbolic(model, data.x_train, data.y_train, sym.finetune_steps)
+        finetune_symbolic(model, data.x_train, data.y_train, sym.finetune_steps, with_grace(deadline))
         cand = finish(raw_formula(model, ds, symbols), ds, symbols, cfg, deadline)
         cand.update(assignment=f, how="direct fit: " + ", ".join(f["primitives"]))
         candidates.append(cand)

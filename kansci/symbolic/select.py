@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from kansci.budget import expired
+from kansci.budget import expired, with_grace
 from kansci.core.model import KAN
 from kansci.symbolic.edge_fit import fit_edges
 from kansci.symbolic.lm import levenberg_marquardt
@@ -111,11 +111,13 @@ def _jacobian(model: KAN, edges: list[SymEdge], x: torch.Tensor, theta: torch.Te
     return J
 
 
-def finetune_symbolic(model: KAN, x: torch.Tensor, y: torch.Tensor, steps: int) -> float:
+def finetune_symbolic(model: KAN, x: torch.Tensor, y: torch.Tensor, steps: int,
+                      deadline: float | None = None) -> float:
     """Fit the symbolic edges' [a, b, c, d] jointly to (x (n, n_in), y (n, 1)) by Levenberg-Marquardt
-    (:func:`kansci.symbolic.lm.levenberg_marquardt` on the MSE); returns the MSE. At most ``steps`` iterations: it
-    stops once a step gains less than :data:`FINETUNE_TOL` of the loss or the damping saturates. Only steps that
-    lower the loss are taken, so the parameters stay finite. Every active edge must be symbolic."""
+    (:func:`kansci.symbolic.lm.levenberg_marquardt` on the MSE); returns the MSE. At most ``steps`` iterations, none
+    started past ``deadline``: it stops once a step gains less than :data:`FINETUNE_TOL` of the loss or the damping
+    saturates. Only steps that lower the loss are taken, so the parameters stay finite. Every active edge must be
+    symbolic."""
     assert not model.numeric_edges(), "finetune_symbolic needs an all-symbolic model"
     edges = symbolic_edges(model)
     theta = torch.cat([model.layers[l].sym_params[i, j].detach() for l, i, j, _ in edges] or [x.new_zeros(0)])
@@ -126,7 +128,7 @@ def finetune_symbolic(model: KAN, x: torch.Tensor, y: torch.Tensor, steps: int) 
             return symbolic_output(model, edges, x, t) - target
 
     theta, best = levenberg_marquardt(residual, lambda t: _jacobian(model, edges, x, t), theta,
-                                      steps if edges else 0, tol=FINETUNE_TOL)
+                                      steps if edges else 0, tol=FINETUNE_TOL, deadline=deadline)
     with torch.no_grad():
         for k, (l, i, j, _) in enumerate(edges):
             model.layers[l].sym_params[i, j] = theta[4 * k: 4 * k + 4]
@@ -180,11 +182,11 @@ def symbolize_edges(
     var = float(torch.var(y_val, unbiased=False)) or 1.0
     base_state = copy.deepcopy(model.state_dict())
 
-    def evaluate(assign: list[dict[str, Any]]) -> tuple[float, dict]:
+    def evaluate(assign: list[dict[str, Any]], until: float | None) -> tuple[float, dict]:
         model.load_state_dict(base_state)
         for (l, i, j), cand in zip(edges, assign):
             model.layers[l].set_symbolic(i, j, prims[cand["name"]], [cand[k] for k in "abcd"])
-        finetune_symbolic(model, x_fit, y_fit, finetune_steps)
+        finetune_symbolic(model, x_fit, y_fit, finetune_steps, until)
         return val_loss(model, x_val, y_val) / var, copy.deepcopy(model.state_dict())
 
     # Whole-network assignments from a sweep of complexity weights: from "best isolated fit" to "simplest
@@ -199,7 +201,7 @@ def symbolize_edges(
         if front and expired(deadline):
             log("symbolic.time_limit_s reached: no further assignments")
             break
-        nmse, state = evaluate(assign)
+        nmse, state = evaluate(assign, deadline if front else with_grace(deadline))  # the first always tunes
         total = sum(r["complexity"] for r in assign)
         front.append({"primitives": key, "assign": assign, "nmse": nmse, "complexity": total, "state": state,
                       "score": math.log10(nmse + 1e-15) + complexity_weight * total, "edges": edges})
@@ -226,7 +228,7 @@ def symbolize_edges(
                 continue
             state = copy.deepcopy(model.state_dict())
             model.layers[c.layer].set_symbolic(c.i, c.j, prims[alt["name"]], [alt[k] for k in "abcd"])
-            finetune_symbolic(model, x_fit, y_fit, finetune_steps)
+            finetune_symbolic(model, x_fit, y_fit, finetune_steps, deadline)
             v = val_loss(model, x_val, y_val)
             gain = math.log10(max(best_val / var, floor) + 1e-15) - math.log10(max(v / var, floor) + 1e-15)
             if v < best_val * 0.5 and gain > complexity_weight * (alt["complexity"] - c.complexity):
