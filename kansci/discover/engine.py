@@ -296,4 +296,3 @@ class Engine:
     def _symmetric(self, X: np.ndarray, y: np.ndarray, symbols: list[sympy.Symbol], f: Surrogate, depth: int,
                    noise: float) -> list[Candidate]:
         return symmetric_split(self, X, y, symbols, f, depth, noise, self._test_points(X))
-
