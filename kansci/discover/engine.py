@@ -216,24 +216,20 @@ class Engine:
             for kind, gs, pair_decs in kinds:
                 if len(gs) < 2:
                     continue
-                self.log(f"{'  ' * depth}{kind} of {[[str(symbols[i]) for i in g] for g in gs]}"
-                         + (f" under {t.name}" if t.name != "y" else ""))
-                cand = self._split(kind, gs, t, ft, X, y, symbols, depth, split_statistic(gs, pair_decs), noise)
-                if cand is not None:
-                    out.append(cand)
-                    if cand.nmse <= noise_level(base_noise, y):
-                        return out
-                explained = cand is not None and cand.nmse <= max(self.accept, noise_level(base_noise, y))
-                coarser = None if explained else merged(gs, pair_decs)
-                if coarser is not None and not expired(self.deadline):  # the data refuted the finest split
-                    self.log(f"{'  ' * depth}{kind} of {[[str(symbols[i]) for i in g] for g in coarser]}"
-                             + (f" under {t.name}" if t.name != "y" else "") + " (least certain pair merged)")
-                    cand = self._split(kind, coarser, t, ft, X, y, symbols, depth,
-                                       split_statistic(coarser, pair_decs), noise)
+                # the finest split first; when the data refute it, once more with its least certain pair merged
+                split: list[tuple[int, ...]] | None = gs
+                while split is not None and not (split is not gs and expired(self.deadline)):
+                    self.log(f"{'  ' * depth}{kind} of {[[str(symbols[i]) for i in g] for g in split]}"
+                             + (f" under {t.name}" if t.name != "y" else "")
+                             + (" (least certain pair merged)" if split is not gs else ""))
+                    cand = self._split(kind, split, t, ft, X, y, symbols, depth, split_statistic(split, pair_decs),
+                                       noise)
                     if cand is not None:
                         out.append(cand)
                         if cand.nmse <= noise_level(base_noise, y):
                             return out
+                    explained = cand is not None and cand.nmse <= max(self.accept, noise_level(base_noise, y))
+                    split = merged(gs, pair_decs) if split is gs and not explained else None
         return out
 
     def _split(self, kind: str, groups: list[tuple[int, ...]], t: TargetTransform, ft: Surrogate, X: np.ndarray,

@@ -9,13 +9,12 @@ formula that cannot be evaluated everywhere scores ``inf``.
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import numpy as np
 import sympy
 
-from kansci.budget import remaining
+from kansci.budget import remaining, with_grace
 from kansci.config import Config
 from kansci.data import Dataset
 from kansci.symbolic.exports import Formula
@@ -48,7 +47,7 @@ def score(nmse: float, complexity: int) -> float:
 
 def _after(deadline: float | None) -> float | None:
     """A refit past the deadline still gets a short grace (a formula with unpolished constants scores badly)."""
-    return None if deadline is None else max(deadline, time.perf_counter() + MIN_SIMPLIFY_S)
+    return with_grace(deadline, MIN_SIMPLIFY_S)
 
 
 def finish(raw: sympy.Expr, ds: Dataset, symbols: list[sympy.Symbol], cfg: Config,
